@@ -1,0 +1,466 @@
+import { z } from 'zod';
+import { freeText, hhmm, id, isoDate, isoDateTime, language, role } from './fields.ts';
+import { DLQ_TOPIC, TOPICS, type TopicName } from './topics.ts';
+
+/**
+ * THE event catalog: for every topic its payload schema, partition key, PHI fields, the resource it is
+ * about (for audit rows), partitions and retention. Everything that names a topic or a field reads this:
+ * the typed `publish`, validation on both ends, topic provisioning (local and MSK), the AsyncAPI document,
+ * log and audit redaction. Adding an event is one entry here and nothing else.
+ *
+ * The payload schema lists only the event's own fields; the envelope (envelope.ts) adds `eventType`,
+ * `eventId`, `schemaVersion`, `timestamp`, `service`, `actor`, `correlationId`, `causationId`.
+ */
+type Fields<S extends z.ZodObject> = Extract<keyof z.infer<S>, string>;
+
+export interface EventDefinition<S extends z.ZodObject = z.ZodObject> {
+  schema: S;
+  /** Payload field whose value is the Kafka key: ordering holds per value of this field. */
+  key: Fields<S>;
+  /** Fields that are health data or identify a patient: never logged, never copied into audit metadata. */
+  phi: readonly Fields<S>[];
+  /** What the event is about, for audit rows (`resourceType`, `resourceId`). */
+  resource: { type: string; idField: Fields<S> };
+  /** Field holding the patient concerned, when there is one (audit queries by patient). */
+  patientField?: Fields<S>;
+  partitions: number;
+  retentionDays: number;
+  schemaVersion: number;
+  description: string;
+}
+
+const DEFAULTS = { partitions: 3, retentionDays: 7, schemaVersion: 1 } as const;
+
+const define = <S extends z.ZodObject>(
+  def: Omit<EventDefinition<S>, keyof typeof DEFAULTS> &
+    Partial<Pick<EventDefinition<S>, keyof typeof DEFAULTS>>,
+): EventDefinition<S> => ({ ...DEFAULTS, ...def });
+
+const changedFields = z.array(z.string().min(1).max(64)).min(1).max(50);
+
+export const CATALOG = {
+  [TOPICS.USER_REGISTERED]: define({
+    description:
+      'A user created an account (seed schema, plus contact fields the notification projection keeps).',
+    schema: z.object({
+      userId: id,
+      email: z.email(),
+      role,
+      firstName: z.string().min(1).max(100).optional(),
+      lastName: z.string().min(1).max(100).optional(),
+      language: language.optional(),
+    }),
+    key: 'userId',
+    phi: ['email', 'firstName', 'lastName'],
+    resource: { type: 'user', idField: 'userId' },
+  }),
+  [TOPICS.USER_VERIFIED]: define({
+    description: 'A user verified their e-mail address.',
+    schema: z.object({ userId: id }),
+    key: 'userId',
+    phi: [],
+    resource: { type: 'user', idField: 'userId' },
+  }),
+  [TOPICS.USER_LOGGED_IN]: define({
+    description: 'A user opened a session.',
+    schema: z.object({ userId: id, sessionId: id, ipAddress: z.union([z.ipv4(), z.ipv6()]).optional() }),
+    key: 'userId',
+    phi: ['ipAddress'],
+    resource: { type: 'session', idField: 'sessionId' },
+    retentionDays: 3,
+  }),
+  [TOPICS.USER_LOGGED_OUT]: define({
+    description: 'A user closed a session.',
+    schema: z.object({ userId: id, sessionId: id }),
+    key: 'userId',
+    phi: [],
+    resource: { type: 'session', idField: 'sessionId' },
+    retentionDays: 3,
+  }),
+  [TOPICS.PASSWORD_RESET]: define({
+    description: 'A user reset their password.',
+    schema: z.object({ userId: id }),
+    key: 'userId',
+    phi: [],
+    resource: { type: 'user', idField: 'userId' },
+  }),
+  [TOPICS.PROFILE_UPDATED]: define({
+    description:
+      'A user changed their profile; carries the new contact fields the notification projection needs.',
+    schema: z.object({
+      userId: id,
+      changedFields,
+      email: z.email().optional(),
+      firstName: z.string().min(1).max(100).optional(),
+      lastName: z.string().min(1).max(100).optional(),
+      phone: z.string().min(3).max(32).optional(),
+      language: language.optional(),
+    }),
+    key: 'userId',
+    phi: ['email', 'firstName', 'lastName', 'phone'],
+    resource: { type: 'user', idField: 'userId' },
+  }),
+  [TOPICS.PHOTO_UPDATED]: define({
+    description: 'A user changed their profile photo.',
+    schema: z.object({ userId: id, photoUrl: z.url() }),
+    key: 'userId',
+    phi: ['photoUrl'],
+    resource: { type: 'user', idField: 'userId' },
+  }),
+
+  [TOPICS.APPOINTMENT_REQUESTED]: define({
+    description: 'A patient asked a doctor for an appointment (seed flow 1, step 1).',
+    schema: z.object({
+      appointmentId: id,
+      patientId: id,
+      doctorId: id,
+      appointmentDate: isoDate,
+      appointmentTime: hhmm,
+      reason: freeText.optional(),
+    }),
+    key: 'appointmentId',
+    phi: ['reason'],
+    resource: { type: 'appointment', idField: 'appointmentId' },
+    patientField: 'patientId',
+    partitions: 6,
+  }),
+  [TOPICS.APPOINTMENT_CONFIRMED]: define({
+    description: 'The doctor confirmed the appointment (seed schema; seed flow 1, step 4).',
+    schema: z.object({
+      appointmentId: id,
+      patientId: id,
+      doctorId: id,
+      appointmentDate: isoDate,
+      appointmentTime: hhmm,
+    }),
+    key: 'appointmentId',
+    phi: [],
+    resource: { type: 'appointment', idField: 'appointmentId' },
+    patientField: 'patientId',
+    partitions: 6,
+  }),
+  [TOPICS.APPOINTMENT_REJECTED]: define({
+    description: 'The doctor declined the appointment.',
+    schema: z.object({ appointmentId: id, patientId: id, doctorId: id, reason: freeText.optional() }),
+    key: 'appointmentId',
+    phi: ['reason'],
+    resource: { type: 'appointment', idField: 'appointmentId' },
+    patientField: 'patientId',
+    partitions: 6,
+  }),
+  [TOPICS.APPOINTMENT_CANCELLED]: define({
+    description: 'The patient, the doctor or the system cancelled the appointment.',
+    schema: z.object({
+      appointmentId: id,
+      patientId: id,
+      doctorId: id,
+      cancelledBy: z.enum(['patient', 'doctor', 'system']),
+      reason: freeText.optional(),
+    }),
+    key: 'appointmentId',
+    phi: ['reason'],
+    resource: { type: 'appointment', idField: 'appointmentId' },
+    patientField: 'patientId',
+    partitions: 6,
+  }),
+  [TOPICS.APPOINTMENT_COMPLETED]: define({
+    description: 'The appointment took place (seed flow 2, step 1: a consultation draft follows).',
+    schema: z.object({
+      appointmentId: id,
+      patientId: id,
+      doctorId: id,
+      appointmentDate: isoDate,
+      completedAt: isoDateTime.optional(),
+    }),
+    key: 'appointmentId',
+    phi: [],
+    resource: { type: 'appointment', idField: 'appointmentId' },
+    patientField: 'patientId',
+    partitions: 6,
+  }),
+  [TOPICS.REFERRAL_BOOKED]: define({
+    description: 'An appointment was booked with a specialist for a referral.',
+    schema: z.object({
+      appointmentId: id,
+      referralId: id,
+      patientId: id,
+      doctorId: id,
+      appointmentDate: isoDate,
+      appointmentTime: hhmm,
+    }),
+    key: 'appointmentId',
+    phi: [],
+    resource: { type: 'appointment', idField: 'appointmentId' },
+    patientField: 'patientId',
+    partitions: 6,
+  }),
+
+  [TOPICS.CONSULTATION_CREATED]: define({
+    description: 'A consultation record exists (seed schema); drafts come from completed appointments.',
+    schema: z.object({
+      consultationId: id,
+      appointmentId: id,
+      patientId: id,
+      doctorId: id,
+      consultationDate: isoDate,
+      diagnosis: freeText,
+      status: z.enum(['draft', 'final']).optional(),
+    }),
+    key: 'consultationId',
+    phi: ['diagnosis'],
+    resource: { type: 'consultation', idField: 'consultationId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.CONSULTATION_UPDATED]: define({
+    description: 'A consultation record changed; names the changed fields, not their content.',
+    schema: z.object({ consultationId: id, patientId: id, doctorId: id, changedFields }),
+    key: 'consultationId',
+    phi: [],
+    resource: { type: 'consultation', idField: 'consultationId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.CONSULTATION_ACCESSED]: define({
+    description: 'Someone read a consultation record (access trail).',
+    schema: z.object({ consultationId: id, patientId: id, accessReason: freeText.optional() }),
+    key: 'consultationId',
+    phi: ['accessReason'],
+    resource: { type: 'consultation', idField: 'consultationId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.PRESCRIPTION_CREATED]: define({
+    description: 'A doctor wrote a prescription.',
+    schema: z.object({
+      prescriptionId: id,
+      consultationId: id,
+      patientId: id,
+      doctorId: id,
+      medications: z
+        .array(z.object({ name: z.string().min(1).max(200), dosage: z.string().min(1).max(200) }))
+        .min(1)
+        .max(50),
+    }),
+    key: 'prescriptionId',
+    phi: ['medications'],
+    resource: { type: 'prescription', idField: 'prescriptionId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.PRESCRIPTION_UPDATED]: define({
+    description: 'A prescription changed before it was locked.',
+    schema: z.object({ prescriptionId: id, patientId: id, doctorId: id, changedFields }),
+    key: 'prescriptionId',
+    phi: [],
+    resource: { type: 'prescription', idField: 'prescriptionId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.PRESCRIPTION_LOCKED]: define({
+    description: 'A prescription was signed and can no longer change.',
+    schema: z.object({ prescriptionId: id, patientId: id, doctorId: id }),
+    key: 'prescriptionId',
+    phi: [],
+    resource: { type: 'prescription', idField: 'prescriptionId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.DOCUMENT_UPLOADED]: define({
+    description: 'A medical document was added to a patient record.',
+    schema: z.object({
+      documentId: id,
+      patientId: id,
+      documentType: z.string().min(1).max(64),
+      fileName: z.string().min(1).max(255),
+      mimeType: z.string().min(3).max(127),
+      sizeBytes: z.number().int().nonnegative(),
+    }),
+    key: 'documentId',
+    phi: ['documentType', 'fileName'],
+    resource: { type: 'document', idField: 'documentId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.DOCUMENT_ACCESSED]: define({
+    description: 'Someone read a medical document (access trail).',
+    schema: z.object({ documentId: id, patientId: id }),
+    key: 'documentId',
+    phi: [],
+    resource: { type: 'document', idField: 'documentId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.DOCUMENT_DELETED]: define({
+    description: 'A medical document was removed.',
+    schema: z.object({ documentId: id, patientId: id, reason: freeText.optional() }),
+    key: 'documentId',
+    phi: ['reason'],
+    resource: { type: 'document', idField: 'documentId' },
+    patientField: 'patientId',
+  }),
+
+  [TOPICS.REFERRAL_CREATED]: define({
+    description: 'A doctor referred a patient to a specialist.',
+    schema: z.object({
+      referralId: id,
+      patientId: id,
+      referringDoctorId: id,
+      specialistId: id.optional(),
+      specialty: z.string().min(1).max(100),
+      urgency: z.enum(['routine', 'urgent']),
+      reason: freeText.optional(),
+    }),
+    key: 'referralId',
+    phi: ['specialty', 'reason'],
+    resource: { type: 'referral', idField: 'referralId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.REFERRAL_SCHEDULED]: define({
+    description: 'The referral has an appointment with the specialist.',
+    schema: z.object({
+      referralId: id,
+      patientId: id,
+      referringDoctorId: id,
+      specialistId: id,
+      appointmentId: id,
+      appointmentDate: isoDate,
+      appointmentTime: hhmm,
+    }),
+    key: 'referralId',
+    phi: [],
+    resource: { type: 'referral', idField: 'referralId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.REFERRAL_ACCEPTED]: define({
+    description: 'The specialist accepted the referral.',
+    schema: z.object({ referralId: id, patientId: id, referringDoctorId: id, specialistId: id }),
+    key: 'referralId',
+    phi: [],
+    resource: { type: 'referral', idField: 'referralId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.REFERRAL_REJECTED]: define({
+    description: 'The specialist declined the referral.',
+    schema: z.object({
+      referralId: id,
+      patientId: id,
+      referringDoctorId: id,
+      specialistId: id,
+      reason: freeText.optional(),
+    }),
+    key: 'referralId',
+    phi: ['reason'],
+    resource: { type: 'referral', idField: 'referralId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.REFERRAL_COMPLETED]: define({
+    description: 'The specialist saw the patient and closed the referral.',
+    schema: z.object({ referralId: id, patientId: id, referringDoctorId: id, specialistId: id }),
+    key: 'referralId',
+    phi: [],
+    resource: { type: 'referral', idField: 'referralId' },
+    patientField: 'patientId',
+  }),
+  [TOPICS.REFERRAL_CANCELLED]: define({
+    description: 'The referral was withdrawn.',
+    schema: z.object({
+      referralId: id,
+      patientId: id,
+      referringDoctorId: id,
+      specialistId: id.optional(),
+      reason: freeText.optional(),
+    }),
+    key: 'referralId',
+    phi: ['reason'],
+    resource: { type: 'referral', idField: 'referralId' },
+    patientField: 'patientId',
+  }),
+
+  [TOPICS.MESSAGE_SENT]: define({
+    description:
+      'A message was sent in a conversation (seed schema; the content itself never travels on the bus).',
+    schema: z.object({
+      messageId: id,
+      conversationId: id,
+      senderId: id,
+      receiverId: id,
+      messageType: z.enum(['text', 'image', 'document']),
+    }),
+    key: 'conversationId',
+    phi: [],
+    resource: { type: 'message', idField: 'messageId' },
+    partitions: 6,
+  }),
+  [TOPICS.MESSAGE_DELIVERED]: define({
+    description: "A message reached the receiver's device.",
+    schema: z.object({ messageId: id, conversationId: id, receiverId: id }),
+    key: 'conversationId',
+    phi: [],
+    resource: { type: 'message', idField: 'messageId' },
+    partitions: 6,
+  }),
+  [TOPICS.MESSAGE_READ]: define({
+    description: 'The receiver read a message.',
+    schema: z.object({ messageId: id, conversationId: id, readerId: id }),
+    key: 'conversationId',
+    phi: [],
+    resource: { type: 'message', idField: 'messageId' },
+    partitions: 6,
+  }),
+
+  [TOPICS.NOTIFICATION_SENT]: define({
+    description: 'The notification function delivered a notification on one channel.',
+    schema: z.object({
+      notificationId: id,
+      recipientId: id,
+      channel: z.enum(['in_app', 'email']),
+      template: z.string().min(1).max(100),
+      language,
+      sourceEventId: id,
+      sourceEventType: z.string().min(1).max(200),
+    }),
+    key: 'recipientId',
+    phi: [],
+    resource: { type: 'notification', idField: 'notificationId' },
+  }),
+  [TOPICS.AUDIT_LOG_CREATED]: define({
+    description: 'An audit entry was written (for downstream compliance tooling).',
+    schema: z.object({
+      auditId: id,
+      action: z.string().min(1).max(200),
+      resourceType: z.string().min(1).max(64),
+      resourceId: id,
+      patientId: id.optional(),
+      sourceEventId: id,
+    }),
+    key: 'resourceId',
+    phi: [],
+    resource: { type: 'audit', idField: 'auditId' },
+    patientField: 'patientId',
+    retentionDays: 30,
+  }),
+} as const satisfies Record<TopicName, EventDefinition>;
+
+export type Catalog = typeof CATALOG;
+export type Topic = keyof Catalog;
+/** What a caller passes to `publish(topic, payload)`. */
+export type PayloadOf<T extends Topic> = z.input<Catalog[T]['schema']>;
+/** What a consumer gets after validation. */
+export type EventOf<T extends Topic> = z.output<Catalog[T]['schema']>;
+
+/** The dead-letter topic is provisioned with the others but has no payload schema (it carries raw bytes). */
+/** Dead letters carry the original bytes base64-encoded plus context, so they may exceed the 1 MB default. */
+export const DLQ_DEFINITION = { partitions: 3, retentionDays: 14, maxMessageBytes: 8 * 1024 * 1024 } as const;
+
+export const catalogTopics = (): Topic[] => Object.keys(CATALOG) as Topic[];
+
+export const isCatalogTopic = (topic: string): topic is Topic => Object.hasOwn(CATALOG, topic);
+
+export const definitionOf = (topic: Topic): EventDefinition => CATALOG[topic] as unknown as EventDefinition;
+
+/** Every topic to provision, the DLQ included, with its partitions and retention. */
+export const topicSpecs = (): { topic: string; partitions: number; retentionMs: number }[] => [
+  ...catalogTopics().map((topic) => ({
+    topic,
+    partitions: CATALOG[topic].partitions,
+    retentionMs: CATALOG[topic].retentionDays * 86_400_000,
+  })),
+  {
+    topic: DLQ_TOPIC,
+    partitions: DLQ_DEFINITION.partitions,
+    retentionMs: DLQ_DEFINITION.retentionDays * 86_400_000,
+  },
+];

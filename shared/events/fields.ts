@@ -1,0 +1,15 @@
+import { z } from 'zod';
+
+/** Reusable field types for catalog schemas. Ids are opaque strings; dates are ISO 8601. */
+export const id = z.string().min(1).max(128);
+export const isoDate = z.iso.date();
+export const isoDateTime = z.iso.datetime({ offset: true });
+export const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM');
+export const language = z.enum(['fr', 'en']);
+export const role = z.enum(['patient', 'doctor']);
+export const freeText = z.string().max(2000);
+
+/** Who did it. `system` covers schedulers and automated flows (e.g. the consultation-draft function). */
+export const actorType = z.enum(['patient', 'doctor', 'admin', 'system']);
+export const actor = z.strictObject({ id, type: actorType });
+export type Actor = z.infer<typeof actor>;

@@ -1,0 +1,71 @@
+import { describeError, EventBusError } from '../errors.ts';
+import { type BusEvent, decodeEvent } from '../events/envelope.ts';
+import { logger } from '../log.ts';
+import type { DeadLetter, DeadLetterPublisher } from './dlq.ts';
+import { type RawRecord, recordRef } from './record.ts';
+import { type RetryPolicy, withRetry } from './retry.ts';
+
+export interface RecordContext {
+  record: RawRecord;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+export type Handler<E = BusEvent> = (event: E, context: RecordContext) => Promise<void> | void;
+
+export type ProcessOutcome =
+  | { status: 'processed'; eventId: string; attempts: number }
+  | { status: 'dead-lettered'; eventId?: string; attempts: number; letter: DeadLetter };
+
+export interface ProcessOptions {
+  resolveHandler: (topic: string) => Handler | undefined;
+  retry: RetryPolicy;
+  deadLetters: Pick<DeadLetterPublisher, 'send'>;
+}
+
+/**
+ * The in-function failure tier for one record (design.md): decode and validate; run the handler with
+ * bounded exponential backoff for transient errors; dead-letter what can never succeed (undecodable,
+ * invalid, no handler, permanent error, retries exhausted) with its original bytes and the reason.
+ * Resolves once the record is handled or dead-lettered; rejects only if dead-lettering itself failed, in
+ * which case the caller must not commit (the record will be delivered again — nothing is dropped).
+ */
+export const processRecord = async (record: RawRecord, options: ProcessOptions): Promise<ProcessOutcome> => {
+  let event: BusEvent;
+  try {
+    event = decodeEvent(record.topic, record.value);
+  } catch (error) {
+    return deadLetter(record, error, 0, options);
+  }
+  const handler = options.resolveHandler(record.topic);
+  if (!handler) {
+    const error = new EventBusError('NO_HANDLER', `No handler registered for topic ${record.topic}`);
+    return deadLetter(record, error, 0, options, event.eventId);
+  }
+  const outcome = await withRetry(
+    (attempt) => handler(event, { record, attempt }),
+    options.retry,
+    (attempt, error, delayMs) =>
+      logger.warn('Handler failed, retrying', {
+        ...recordRef(record),
+        eventId: event.eventId,
+        attempt,
+        delayMs,
+        ...describeError(error),
+      }),
+  );
+  if (outcome.ok) return { status: 'processed', eventId: event.eventId, attempts: outcome.attempts };
+  return deadLetter(record, outcome.error, outcome.attempts, options, event.eventId);
+};
+
+const deadLetter = async (
+  record: RawRecord,
+  error: unknown,
+  attempts: number,
+  options: ProcessOptions,
+  eventId?: string,
+): Promise<ProcessOutcome> => {
+  const letter = await options.deadLetters.send(record, error, attempts);
+  logger.warn('Record dead-lettered', { ...recordRef(record), eventId, attempts, ...describeError(error) });
+  return { status: 'dead-lettered', attempts, letter, ...(eventId ? { eventId } : {}) };
+};

@@ -1,0 +1,253 @@
+import type { Kafka, Message, Producer, RecordMetadata, TopicMessages } from 'kafkajs';
+import { EventBusError, EventValidationError, UnknownTopicError } from '../errors.ts';
+import { isCatalogTopic, type PayloadOf, type Topic } from '../events/catalog.ts';
+import { type EncodedEvent, type EventMeta, encodeEvent } from '../events/envelope.ts';
+import { logger } from '../log.ts';
+import { createKafka } from './config.ts';
+
+export interface ProducerOptions {
+  /** How long a publish may wait for others to share its request (kafkajs has no linger of its own). */
+  lingerMs?: number;
+  /** Most messages in one request. */
+  maxBatchSize?: number;
+  /** kafkajs idempotent producer (acks=all, one request in flight, broker-side dedup of retries). */
+  idempotent?: boolean;
+  /** Flush and disconnect on SIGTERM/SIGINT, then let the signal do what it would have done. */
+  handleSignals?: boolean;
+  /** A client to use instead of one built from the environment. */
+  kafka?: Kafka | (() => Promise<Kafka>);
+}
+
+export interface PublishResult {
+  eventId: string;
+  topic: Topic;
+  key: string;
+}
+
+interface Pending {
+  topic: string;
+  message: Message;
+  resolve: (metadata: RecordMetadata[]) => void;
+  reject: (error: unknown) => void;
+}
+
+const DEFAULTS = { lingerMs: 5, maxBatchSize: 500, idempotent: true, handleSignals: true } as const;
+
+/** Envelope fields the seed's `sendEvent` callers may pass inside the event. */
+const META_FIELDS = ['eventType', 'eventId', 'timestamp', 'service', 'actor', 'correlationId', 'causationId'];
+
+/**
+ * The producer layer. Keeps the seed's API (`connect`, `disconnect`, `sendEvent`, `sendBatch`, one shared
+ * instance) and adds the typed `publish`. Every event is validated against the catalog before anything is
+ * sent, keyed by the catalog's partition key and written with acks=all. Concurrent calls coalesce into one
+ * request per linger window (bounded by `maxBatchSize`); one request is in flight at a time, which keeps
+ * per-key order under kafkajs retries. Payload values are never logged.
+ */
+export class KafkaProducer {
+  readonly #options: Required<Omit<ProducerOptions, 'kafka'>> & Pick<ProducerOptions, 'kafka'>;
+  #producer: Producer | undefined;
+  #connecting: Promise<Producer> | undefined;
+  #queue: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #draining: Promise<void> | undefined;
+  #signalsInstalled = false;
+
+  constructor(options: ProducerOptions = {}) {
+    this.#options = { ...DEFAULTS, ...options };
+  }
+
+  get isConnected(): boolean {
+    return this.#producer !== undefined;
+  }
+
+  async connect(): Promise<void> {
+    await this.#connect();
+  }
+
+  #connect(): Promise<Producer> {
+    if (this.#producer) return Promise.resolve(this.#producer);
+    this.#connecting ??= (async () => {
+      const source = this.#options.kafka;
+      const kafka = typeof source === 'function' ? await source() : (source ?? (await createKafka()));
+      const producer = kafka.producer({
+        allowAutoTopicCreation: false,
+        idempotent: this.#options.idempotent,
+        maxInFlightRequests: this.#options.idempotent ? 1 : 5,
+      });
+      await producer.connect();
+      this.#producer = producer;
+      this.#installSignalHandlers();
+      logger.info('Kafka producer connected', { idempotent: this.#options.idempotent });
+      return producer;
+    })().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  /** Sends what is queued, then disconnects. */
+  async disconnect(): Promise<void> {
+    await this.flush();
+    const producer =
+      this.#producer ?? (this.#connecting ? await this.#connecting.catch(() => undefined) : undefined);
+    this.#producer = undefined;
+    if (producer) {
+      await producer.disconnect();
+      logger.info('Kafka producer disconnected');
+    }
+  }
+
+  /** Resolves when everything published so far has been acknowledged (or rejected). */
+  async flush(): Promise<void> {
+    while (this.#queue.length > 0 || this.#draining) {
+      this.#startDrain();
+      await this.#draining?.catch(() => undefined);
+    }
+  }
+
+  /**
+   * Typed publish: `payload` must match the topic's catalog schema, `meta.actor` says who did it.
+   * Throws EventValidationError (every bad field path) before anything is sent.
+   */
+  async publish<T extends Topic>(topic: T, payload: PayloadOf<T>, meta: EventMeta): Promise<PublishResult> {
+    const encoded = encodeEvent(topic, payload, meta);
+    await this.#enqueue(topic, [encoded]);
+    return { eventId: encoded.event.eventId, topic, key: encoded.key };
+  }
+
+  /** Typed batch publish: all payloads are validated first; none is sent if one is invalid. */
+  async publishBatch<T extends Topic>(
+    topic: T,
+    items: { payload: PayloadOf<T>; meta: EventMeta }[],
+  ): Promise<PublishResult[]> {
+    const encoded = items.map(({ payload, meta }) => encodeEvent(topic, payload, meta));
+    await this.#enqueue(topic, encoded);
+    return encoded.map((e) => ({ eventId: e.event.eventId, topic, key: e.key }));
+  }
+
+  /**
+   * The seed's API. The event carries its payload fields and may carry envelope fields (`eventId`,
+   * `actor`, `correlationId`, …); without an actor the service itself is the actor (type `system`).
+   */
+  async sendEvent(topic: string, event: Record<string, unknown>): Promise<RecordMetadata[]> {
+    return this.#enqueue(topic, [this.#encodeLoose(topic, event)]);
+  }
+
+  /** The seed's batch API: validated as a whole, sent together. */
+  async sendBatch(topic: string, events: Record<string, unknown>[]): Promise<RecordMetadata[]> {
+    const encoded = events.map((event) => this.#encodeLoose(topic, event));
+    return this.#enqueue(topic, encoded);
+  }
+
+  #encodeLoose(topic: string, event: Record<string, unknown>): EncodedEvent {
+    if (!isCatalogTopic(topic)) throw new UnknownTopicError(topic);
+    const payload: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(event))
+      if (!META_FIELDS.includes(field)) payload[field] = value;
+    const service = (event.service as string | undefined) ?? process.env.SERVICE_NAME ?? 'unknown';
+    const meta = {
+      actor: (event.actor as EventMeta['actor'] | undefined) ?? { id: service, type: 'system' },
+      service,
+      ...pick(event, ['eventId', 'timestamp', 'correlationId', 'causationId']),
+    } as EventMeta;
+    // The seed lets callers pass eventType; it must then be the topic's.
+    if (event.eventType !== undefined && event.eventType !== topic) {
+      throw new EventValidationError(topic, [{ path: 'eventType', message: `expected "${topic}"` }], {
+        code: 'UNKNOWN_EVENT_TYPE',
+      });
+    }
+    return encodeEvent(topic, payload as PayloadOf<typeof topic>, meta);
+  }
+
+  #enqueue(topic: string, events: EncodedEvent[]): Promise<RecordMetadata[]> {
+    if (events.length === 0) return Promise.resolve([]);
+    const promises = events.map(
+      (e) =>
+        new Promise<RecordMetadata[]>((resolve, reject) => {
+          this.#queue.push({
+            topic,
+            message: { key: e.key, value: e.value, headers: e.headers, timestamp: e.timestamp },
+            resolve,
+            reject,
+          });
+        }),
+    );
+    if (this.#queue.length >= this.#options.maxBatchSize) this.#startDrain();
+    else this.#timer ??= setTimeout(() => this.#startDrain(), this.#options.lingerMs);
+    return Promise.all(promises).then((results) => dedupe(results.flat()));
+  }
+
+  #startDrain(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#draining) return;
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = undefined;
+      // Publishes that arrived while the last request was in flight go out at once: they already waited.
+      if (this.#queue.length > 0) this.#startDrain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#options.maxBatchSize);
+      try {
+        const producer = await this.#connect();
+        const byTopic = new Map<string, Message[]>();
+        for (const p of batch) {
+          const list = byTopic.get(p.topic) ?? [];
+          list.push(p.message);
+          byTopic.set(p.topic, list);
+        }
+        const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+        const metadata = await producer.sendBatch({ topicMessages, acks: -1 });
+        for (const p of batch) p.resolve(metadata.filter((m) => m.topicName === p.topic));
+        logger.debug('Kafka producer sent', { topics: [...byTopic.keys()], count: batch.length });
+      } catch (cause) {
+        const topics = [...new Set(batch.map((p) => p.topic))];
+        const error = new EventBusError(
+          'KAFKA_UNAVAILABLE',
+          `Failed to publish ${batch.length} event(s) to ${topics.join(', ')}: ${(cause as Error)?.message ?? cause}`,
+          { retryable: true, cause },
+        );
+        logger.error('Kafka producer send failed', {
+          topics,
+          count: batch.length,
+          errorClass: (cause as Error)?.name,
+        });
+        for (const p of batch) p.reject(error);
+      }
+    }
+  }
+
+  #installSignalHandlers(): void {
+    if (!this.#options.handleSignals || this.#signalsInstalled) return;
+    this.#signalsInstalled = true;
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const onSignal = async () => {
+        try {
+          await this.disconnect();
+        } catch (error) {
+          logger.error('Kafka producer shutdown failed', { errorClass: (error as Error)?.name });
+        }
+        // Give the signal back its usual meaning (or to the application's own handlers).
+        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      };
+      process.once(signal, onSignal);
+    }
+  }
+}
+
+const pick = (source: Record<string, unknown>, keys: string[]) =>
+  Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
+
+const dedupe = (metadata: RecordMetadata[]): RecordMetadata[] => {
+  const seen = new Map<string, RecordMetadata>();
+  for (const m of metadata) seen.set(`${m.topicName}-${m.partition}`, m);
+  return [...seen.values()];
+};
+
+/** The shared instance (the seed's singleton). */
+export const producer = new KafkaProducer();
