@@ -1,0 +1,128 @@
+import { catalogTopics, TOPICS, type Topic } from '../shared/events/index.ts';
+import type { RetryPolicy } from '../shared/kafka/retry.ts';
+import type { TableKey } from './resources.ts';
+
+/**
+ * ONE definition per consumer function: which topics it reads, as which consumer group, with which
+ * event-source-mapping settings. The CDK app (infra/stacks) and the local ESM emulator (infra/local) both
+ * read this; nothing else restates these values, so the local run cannot silently differ from AWS.
+ *
+ * ESM settings follow the MSK event-source mapping (provisioned mode) parameters:
+ * https://docs.aws.amazon.com/lambda/latest/dg/with-msk-configure.html
+ */
+export interface ConsumerDefinition {
+  /** Function name suffix and folder under functions/. */
+  name: string;
+  /** Handler module (exports `handler`), relative to the repo root. */
+  entry: string;
+  description: string;
+  topics: readonly Topic[];
+  /** Topics the function publishes to (its only kafka-cluster:WriteData grants). */
+  publishes: readonly Topic[];
+  /** DynamoDB tables it reads/writes; SES when it sends e-mail. */
+  tables: readonly TableKey[];
+  sendsEmail: boolean;
+  /** Kafka consumer group id (the ESM's AmazonManagedKafkaEventSourceConfig.ConsumerGroupId). */
+  groupId: string;
+  startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  /** Most records per invocation (ESM BatchSize, 1–10,000). */
+  batchSize: number;
+  /** How long the ESM gathers records before invoking (MaximumBatchingWindowInSeconds, whole seconds). */
+  maxBatchingWindowSeconds: number;
+  /** Invocation retries after the first failure before the on-failure destination (MaximumRetryAttempts). */
+  retryAttempts: number;
+  /** Split a failing batch in two and retry each half (BisectBatchOnFunctionError). */
+  bisectBatchOnError: boolean;
+  /** Honour `batchItemFailures` in the response (FunctionResponseTypes: ReportBatchItemFailures). */
+  reportBatchItemFailures: boolean;
+  /** Where AWS sends the on-failure record once retries are exhausted: the SQS dead-letter queue. */
+  onFailure: 'dlq';
+  /** Provisioned pollers (ProvisionedPollerConfig). */
+  pollers: { minimum: number; maximum: number };
+  /** The in-function tier: bounded retry for transient errors before the record is dead-lettered. */
+  recordRetry: RetryPolicy;
+  timeoutSeconds: number;
+  memoryMb: number;
+  reservedConcurrency: number;
+}
+
+/** In a Lambda the retry budget must fit well inside the timeout: 3 attempts, 200 ms then 400 ms. */
+const LAMBDA_RECORD_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 2_000, jitter: true };
+
+const ESM_DEFAULTS = {
+  startingPosition: 'TRIM_HORIZON',
+  maxBatchingWindowSeconds: 1,
+  retryAttempts: 3,
+  bisectBatchOnError: true,
+  reportBatchItemFailures: true,
+  onFailure: 'dlq',
+  pollers: { minimum: 1, maximum: 3 },
+  recordRetry: LAMBDA_RECORD_RETRY,
+  timeoutSeconds: 60,
+  memoryMb: 512,
+  reservedConcurrency: 10,
+} as const;
+
+/** Every service topic: the audit trail records them all (but not its own audit.log.created output). */
+const AUDITED = catalogTopics().filter((t) => t !== TOPICS.AUDIT_LOG_CREATED);
+
+export const CONSUMERS = [
+  {
+    ...ESM_DEFAULTS,
+    name: 'audit',
+    entry: 'functions/audit/handler.ts',
+    description: 'Writes one audit entry per event on every service topic',
+    topics: AUDITED,
+    publishes: [],
+    tables: ['audit'],
+    sendsEmail: false,
+    groupId: 'audit-service',
+    batchSize: 100,
+  },
+  {
+    ...ESM_DEFAULTS,
+    name: 'notification',
+    entry: 'functions/notification/handler.ts',
+    description: 'Notifies patients and doctors in-app and by e-mail; keeps the contact projection',
+    topics: [
+      TOPICS.USER_REGISTERED,
+      TOPICS.PROFILE_UPDATED,
+      TOPICS.APPOINTMENT_REQUESTED,
+      TOPICS.APPOINTMENT_CONFIRMED,
+      TOPICS.APPOINTMENT_REJECTED,
+      TOPICS.APPOINTMENT_CANCELLED,
+      TOPICS.MESSAGE_SENT,
+      TOPICS.REFERRAL_CREATED,
+      TOPICS.REFERRAL_SCHEDULED,
+      TOPICS.REFERRAL_ACCEPTED,
+      TOPICS.REFERRAL_REJECTED,
+      TOPICS.REFERRAL_COMPLETED,
+      TOPICS.REFERRAL_CANCELLED,
+      TOPICS.CONSULTATION_CREATED,
+      TOPICS.PRESCRIPTION_CREATED,
+      TOPICS.DOCUMENT_UPLOADED,
+    ],
+    publishes: [TOPICS.NOTIFICATION_SENT],
+    tables: ['contacts', 'inbox', 'deliveries'],
+    sendsEmail: true,
+    groupId: 'notification-service',
+    batchSize: 50,
+  },
+  {
+    ...ESM_DEFAULTS,
+    name: 'consultation-drafts',
+    entry: 'functions/consultation-drafts/handler.ts',
+    description: 'Drafts a consultation when an appointment completes (seed flow 2)',
+    topics: [TOPICS.APPOINTMENT_COMPLETED],
+    publishes: [TOPICS.CONSULTATION_CREATED],
+    tables: ['consultations'],
+    sendsEmail: false,
+    groupId: 'medical-records-service',
+    batchSize: 20,
+  },
+] as const satisfies readonly ConsumerDefinition[];
+
+export type ConsumerName = (typeof CONSUMERS)[number]['name'];
+
+export const consumerByName = (name: string): ConsumerDefinition | undefined =>
+  CONSUMERS.find((c) => c.name === name);

@@ -1,0 +1,80 @@
+/**
+ * The DynamoDB tables and the SQS dead-letter queue, defined once: the CDK data stack creates them on AWS
+ * and infra/local creates the same ones on the local servers (dynalite, ElasticMQ). Functions find them
+ * through the environment variable named in `env`.
+ */
+export interface KeyAttribute {
+  name: string;
+  type: 'S' | 'N';
+}
+
+export interface TableDefinition {
+  /** Physical name locally; on AWS the stage is prefixed by the CDK app. */
+  name: string;
+  env: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute;
+  indexes: { name: string; partitionKey: KeyAttribute; sortKey?: KeyAttribute }[];
+  /** Attribute holding an epoch-seconds expiry, when items expire. */
+  ttlAttribute?: string;
+}
+
+export const TABLES = {
+  audit: {
+    name: 'esante-audit',
+    env: 'AUDIT_TABLE',
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    indexes: [
+      {
+        name: 'byPatient',
+        partitionKey: { name: 'patientId', type: 'S' },
+        sortKey: { name: 'occurredAt', type: 'S' },
+      },
+      {
+        name: 'byActor',
+        partitionKey: { name: 'performedBy', type: 'S' },
+        sortKey: { name: 'occurredAt', type: 'S' },
+      },
+      {
+        name: 'byResource',
+        partitionKey: { name: 'resourceKey', type: 'S' },
+        sortKey: { name: 'occurredAt', type: 'S' },
+      },
+    ],
+  },
+  contacts: {
+    name: 'esante-contacts',
+    env: 'CONTACTS_TABLE',
+    partitionKey: { name: 'userId', type: 'S' },
+    indexes: [],
+  },
+  inbox: {
+    name: 'esante-inbox',
+    env: 'INBOX_TABLE',
+    partitionKey: { name: 'recipientId', type: 'S' },
+    sortKey: { name: 'notificationId', type: 'S' },
+    indexes: [],
+  },
+  deliveries: {
+    name: 'esante-deliveries',
+    env: 'DELIVERIES_TABLE',
+    partitionKey: { name: 'deliveryId', type: 'S' },
+    indexes: [],
+    ttlAttribute: 'expiresAt',
+  },
+  consultations: {
+    name: 'esante-consultations',
+    env: 'CONSULTATIONS_TABLE',
+    partitionKey: { name: 'consultationId', type: 'S' },
+    indexes: [],
+  },
+} as const satisfies Record<string, TableDefinition>;
+
+export type TableKey = keyof typeof TABLES;
+
+/** The ESM on-failure destination (AWS) and the emulator's (local). */
+export const DEAD_LETTER_QUEUE = { name: 'esante-esm-dlq', env: 'ESM_DLQ_URL', retentionDays: 14 } as const;
+
+/** SES sender identity, a parameter on AWS, fixed locally. */
+export const EMAIL = { fromEnv: 'EMAIL_FROM', defaultFrom: 'no-reply@esante.example' } as const;
