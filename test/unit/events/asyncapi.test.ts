@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { Parser } from '@asyncapi/parser';
+import { describe, expect, it } from 'vitest';
+import { ASYNCAPI_PATH, renderAsyncApi } from '../../../shared/events/asyncapi/write.ts';
+import { catalogTopics, DLQ_TOPIC } from '../../../shared/events/index.ts';
+
+describe('AsyncAPI document', () => {
+  const rendered = renderAsyncApi();
+
+  it('is valid AsyncAPI 3 according to @asyncapi/parser', async () => {
+    const { document, diagnostics } = await new Parser().parse(rendered);
+    const errors = diagnostics.filter((d) => d.severity === 0);
+    expect(errors.map((e) => `${e.path.join('.')}: ${e.message}`)).toEqual([]);
+    expect(document?.version()).toBe('3.0.0');
+    const addresses = document
+      ?.channels()
+      .all()
+      .map((c) => c.address())
+      .sort();
+    expect(addresses).toEqual([...catalogTopics(), DLQ_TOPIC].sort());
+  });
+
+  it('marks the catalog PHI fields', async () => {
+    const { document } = await new Parser().parse(rendered);
+    const message = document
+      ?.messages()
+      .all()
+      .find((m) => m.name() === 'medical.consultation.created');
+    const diagnosis = message?.payload()?.properties()?.diagnosis;
+    expect(diagnosis?.extensions().get('x-phi')?.value()).toBe(true);
+  });
+
+  it('matches the committed docs/asyncapi.yaml (run `npm run asyncapi` after changing the catalog)', () => {
+    expect(readFileSync(ASYNCAPI_PATH, 'utf8')).toBe(rendered);
+  });
+});
