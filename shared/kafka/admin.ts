@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { DLQ_DEFINITION, topicSpecs } from '../events/catalog.ts';
 import { DLQ_TOPIC } from '../events/topics.ts';
 import { logger } from '../log.ts';
@@ -44,6 +44,7 @@ export const provisionTopics = async (
         })),
       });
       report.created.push(...missing.map((s) => s.topic));
+      await waitUntilServing(admin, report.created);
     }
     const present = specs.filter((s) => existing.has(s.topic));
     if (present.length) {
@@ -69,6 +70,26 @@ export const provisionTopics = async (
     return report;
   } finally {
     await admin.disconnect();
+  }
+};
+
+/**
+ * `waitForLeaders` only waits for leaders in the metadata; a broker can still answer NOT_LEADER for a moment
+ * while it applies them (seen with KRaft right after creation). ListOffsets goes to each leader, so once it
+ * succeeds for every new topic, the first publish will too.
+ */
+const waitUntilServing = async (admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  for (const topic of topics) {
+    for (;;) {
+      try {
+        await admin.fetchTopicOffsets(topic);
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 };
 

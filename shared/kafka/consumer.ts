@@ -4,7 +4,7 @@ import type { BusEvent } from '../events/envelope.ts';
 import { logger } from '../log.ts';
 import { createKafka } from './config.ts';
 import { DeadLetterPublisher } from './dlq.ts';
-import { type Handler, processRecord } from './process.ts';
+import { type Handler, type ProcessOptions, processRecord } from './process.ts';
 import { normaliseHeaders } from './record.ts';
 import { type RetryPolicy, SEED_RETRY } from './retry.ts';
 
@@ -22,6 +22,8 @@ export interface ConsumerOptions {
   sessionTimeout?: number;
   heartbeatInterval?: number;
   partitionsConsumedConcurrently?: number;
+  /** Value decoder; the catalog's (validate against the topic's schema) by default. */
+  decode?: ProcessOptions['decode'];
   kafka?: Kafka | (() => Promise<Kafka>);
 }
 
@@ -140,7 +142,7 @@ export class KafkaConsumer {
             value: message.value,
             headers: normaliseHeaders(message.headers),
           },
-          { resolveHandler: (t) => this.handlerFor(t), retry, deadLetters },
+          { resolveHandler: (t) => this.handlerFor(t), retry, deadLetters, decode: this.#options.decode },
         );
       },
     });

@@ -21,6 +21,8 @@ export interface ProcessOptions {
   resolveHandler: (topic: string) => Handler | undefined;
   retry: RetryPolicy;
   deadLetters: Pick<DeadLetterPublisher, 'send'>;
+  /** Decoder for the record value; the catalog's by default (tests and non-catalog topics may pass their own). */
+  decode?: (topic: string, value: Buffer | null) => BusEvent;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface ProcessOptions {
 export const processRecord = async (record: RawRecord, options: ProcessOptions): Promise<ProcessOutcome> => {
   let event: BusEvent;
   try {
-    event = decodeEvent(record.topic, record.value);
+    event = (options.decode ?? decodeEvent)(record.topic, record.value);
   } catch (error) {
     return deadLetter(record, error, 0, options);
   }

@@ -1,0 +1,199 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeEvent } from '../../../shared/events/envelope.ts';
+import { TOPICS } from '../../../shared/events/index.ts';
+import { type DeadLetter, KafkaConsumer, KafkaProducer } from '../../../shared/kafka/index.ts';
+import { sampleMeta, samplePayloads } from '../../fixtures/events.ts';
+import { collect, ensureCatalogTopics, eventually, testKafka, unique } from '../../helpers/kafka.ts';
+
+const kafka = testKafka('consumer-test');
+const started: KafkaConsumer[] = [];
+const fast = { attempts: 3, baseDelayMs: 20, maxDelayMs: 200, jitter: false };
+
+const startConsumer = async (consumer: KafkaConsumer) => {
+  started.push(consumer);
+  await consumer.startConsuming();
+  return consumer;
+};
+
+/** Raw bytes straight to a topic, as a buggy or hostile producer would send them. */
+const produceRaw = async (topic: string, messages: { key: string; value: Buffer | string | null }[]) => {
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, messages });
+  await producer.disconnect();
+};
+
+const deadLetters = async (match: (d: DeadLetter) => boolean, count: number) =>
+  (
+    await collect(
+      kafka,
+      ['esante.dlq'],
+      (rs) => rs.map((r) => JSON.parse(String(r.value))).filter(match).length >= count,
+    )
+  )
+    .map((r) => JSON.parse(String(r.value)) as DeadLetter)
+    .filter(match);
+
+beforeAll(ensureCatalogTopics);
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((c) => c.disconnect()));
+});
+
+describe('KafkaConsumer against the real broker', () => {
+  it('receives events, and two groups on the same topic each receive every event', async () => {
+    // Prepare
+    const ids = Array.from({ length: 5 }, () => unique('appt'));
+    const seen: Record<string, string[]> = { a: [], b: [] };
+    for (const group of ['a', 'b'] as const) {
+      const consumer = new KafkaConsumer(unique(`group-${group}`), [TOPICS.APPOINTMENT_REQUESTED], {
+        fromBeginning: true,
+      });
+      consumer.registerHandler(TOPICS.APPOINTMENT_REQUESTED, (event) => {
+        if (ids.includes(event.appointmentId)) seen[group]?.push(event.appointmentId);
+      });
+      await startConsumer(consumer);
+    }
+    // Act
+    const producer = new KafkaProducer({ kafka, handleSignals: false });
+    for (const appointmentId of ids) {
+      await producer.publish(
+        TOPICS.APPOINTMENT_REQUESTED,
+        { ...samplePayloads[TOPICS.APPOINTMENT_REQUESTED], appointmentId },
+        sampleMeta(),
+      );
+    }
+    await producer.disconnect();
+    // Assess
+    await eventually(() => seen.a?.length === 5 && seen.b?.length === 5, 30_000);
+    expect(seen.a?.sort()).toEqual([...ids].sort());
+    expect(seen.b?.sort()).toEqual([...ids].sort());
+  });
+
+  it('retries a throwing handler with backoff, dead-letters its record with context, and handles the next record', async () => {
+    // Prepare
+    const good = unique('good');
+    const poison = unique('poison');
+    const attempts: number[] = [];
+    const handled: string[] = [];
+    const consumer = new KafkaConsumer(unique('group'), [TOPICS.APPOINTMENT_CANCELLED], {
+      fromBeginning: true,
+      retry: fast,
+    });
+    consumer.registerHandler(TOPICS.APPOINTMENT_CANCELLED, (event, { attempt }) => {
+      if (event.appointmentId === poison) {
+        attempts.push(attempt);
+        throw new Error('downstream unavailable');
+      }
+      if (event.appointmentId === good) handled.push(good);
+    });
+    await startConsumer(consumer);
+    // Act: same key, so both land on one partition, poison first.
+    const payload = samplePayloads[TOPICS.APPOINTMENT_CANCELLED];
+    const bad = encodeEvent(
+      TOPICS.APPOINTMENT_CANCELLED,
+      { ...payload, appointmentId: poison },
+      sampleMeta(),
+    );
+    const ok = encodeEvent(TOPICS.APPOINTMENT_CANCELLED, { ...payload, appointmentId: good }, sampleMeta());
+    await produceRaw(TOPICS.APPOINTMENT_CANCELLED, [
+      { key: 'same-key', value: bad.value },
+      { key: 'same-key', value: ok.value },
+    ]);
+    // Assess
+    await eventually(() => handled.length === 1, 30_000);
+    expect(attempts).toEqual([1, 2, 3]);
+    const [letter] = await deadLetters(
+      (d) =>
+        d.originalMessage !== null &&
+        (d.originalMessage as { appointmentId?: string }).appointmentId === poison,
+      1,
+    );
+    expect(letter).toMatchObject({
+      originalTopic: TOPICS.APPOINTMENT_CANCELLED,
+      errorClass: 'RetriesExhaustedError',
+      errorCode: 'RETRIES_EXHAUSTED',
+      attempts: 3,
+      original: {
+        key: Buffer.from('same-key').toString('base64'),
+        value: Buffer.from(bad.value).toString('base64'),
+      },
+    });
+    expect(letter?.error).toContain('downstream unavailable');
+    expect(letter?.original.offset).toMatch(/^\d+$/);
+  });
+
+  it('dead-letters malformed JSON and schema violations with their bytes and keeps consuming the partition', async () => {
+    // Prepare
+    const good = unique('good');
+    const handled: string[] = [];
+    const consumer = new KafkaConsumer(unique('group'), [TOPICS.APPOINTMENT_REJECTED], {
+      fromBeginning: true,
+      retry: fast,
+    });
+    consumer.registerHandler(TOPICS.APPOINTMENT_REJECTED, (event) => {
+      if (event.appointmentId === good) handled.push(good);
+    });
+    await startConsumer(consumer);
+    const marker = unique('malformed');
+    const invalid = { eventType: TOPICS.APPOINTMENT_REJECTED, appointmentId: marker, patientId: 42 };
+    const ok = encodeEvent(
+      TOPICS.APPOINTMENT_REJECTED,
+      { ...samplePayloads[TOPICS.APPOINTMENT_REJECTED], appointmentId: good },
+      sampleMeta(),
+    );
+    // Act
+    await produceRaw(TOPICS.APPOINTMENT_REJECTED, [
+      { key: 'k', value: `{"broken": "${marker}"` },
+      { key: 'k', value: JSON.stringify(invalid) },
+      { key: 'k', value: ok.value },
+    ]);
+    // Assess
+    await eventually(() => handled.length === 1, 30_000);
+    const letters = await deadLetters(
+      (d) =>
+        Buffer.from(d.original.value ?? '', 'base64')
+          .toString()
+          .includes(marker),
+      2,
+    );
+    expect(letters.map((l) => l.errorCode).sort()).toEqual(['MALFORMED_RECORD', 'VALIDATION_FAILED']);
+    const validation = letters.find((l) => l.errorCode === 'VALIDATION_FAILED');
+    expect(validation?.error).toMatch(/patientId/);
+    expect(validation?.attempts).toBe(0);
+    const malformed = letters.find((l) => l.errorCode === 'MALFORMED_RECORD');
+    expect(Buffer.from(malformed?.original.value ?? '', 'base64').toString()).toBe(`{"broken": "${marker}"`);
+  });
+
+  it('a RegExp subscription and handler receive events from matching topics, including a topic created later', async () => {
+    // Prepare: topics outside the catalog, decoded as plain JSON for this test.
+    const prefix = `regex${Date.now()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic: `${prefix}.a.created`, numPartitions: 1 }],
+      waitForLeaders: true,
+    });
+    const received: string[] = [];
+    const consumer = new KafkaConsumer(unique('group'), [new RegExp(`^${prefix}\\..*`)], {
+      fromBeginning: true,
+      topicRefreshMs: 500,
+      decode: (_topic, value) => JSON.parse(String(value)),
+    });
+    consumer.registerHandler(new RegExp(`^${prefix}\\.`), (event, { record }) => {
+      received.push(`${record.topic}:${(event as unknown as { n: number }).n}`);
+    });
+    await startConsumer(consumer);
+    // Act
+    await produceRaw(`${prefix}.a.created`, [{ key: 'x', value: JSON.stringify({ n: 1 }) }]);
+    await admin.createTopics({
+      topics: [{ topic: `${prefix}.b.created`, numPartitions: 1 }],
+      waitForLeaders: true,
+    });
+    await produceRaw(`${prefix}.b.created`, [{ key: 'x', value: JSON.stringify({ n: 2 }) }]);
+    await admin.disconnect();
+    // Assess
+    await eventually(() => received.length >= 2, 40_000);
+    expect(received.sort()).toEqual([`${prefix}.a.created:1`, `${prefix}.b.created:2`]);
+    expect(consumer.subscribedTopics).toEqual([`${prefix}.a.created`, `${prefix}.b.created`]);
+  });
+});
