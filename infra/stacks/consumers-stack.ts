@@ -1,0 +1,237 @@
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { topicSpecs } from '../../shared/events/index.ts';
+import { BusFunction } from '../constructs/bus-function.ts';
+import { BusLayer } from '../constructs/bus-layer.ts';
+import {
+  consumerKafkaStatements,
+  healthKafkaStatements,
+  KafkaResources,
+} from '../constructs/kafka-access.ts';
+import { CONSUMERS, type ConsumerDefinition } from '../consumers.ts';
+import { EMAIL, TABLES, type TableKey } from '../resources.ts';
+import type { StageConfig } from './stage.ts';
+
+export interface ConsumersStackProps extends StackProps {
+  stage: StageConfig;
+  vpc: ec2.IVpc;
+  functionSecurityGroup: ec2.ISecurityGroup;
+  clusterArn: string;
+  tables: Record<TableKey, dynamodb.ITable>;
+  deadLetterQueue: sqs.IQueue;
+  dataKey: kms.IKey;
+  emailFrom: string;
+  emailIdentity: string;
+  configurationSetName: string;
+}
+
+/**
+ * Item-level DynamoDB access to the consumer's own tables and their named indexes (no `index/*`), and the
+ * data key's encrypt/decrypt actions by name (no `GenerateDataKey*` wildcard).
+ */
+export const tableStatements = (
+  keys: readonly TableKey[],
+  tables: Record<TableKey, dynamodb.ITable>,
+  dataKey: kms.IKey,
+): iam.PolicyStatement[] => {
+  if (!keys.length) return [];
+  const resources = keys.flatMap((k) => [
+    tables[k].tableArn,
+    ...TABLES[k].indexes.map((i) => `${tables[k].tableArn}/index/${i.name}`),
+  ]);
+  return [
+    new iam.PolicyStatement({
+      sid: 'OwnTables',
+      actions: [
+        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DescribeTable',
+      ],
+      resources,
+    }),
+    new iam.PolicyStatement({
+      sid: 'DataKey',
+      actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+      resources: [dataKey.keyArn],
+    }),
+  ];
+};
+
+/** Offset lag above which a consumer is falling behind (records, max over its mappings, 5 minutes). */
+export const OFFSET_LAG_THRESHOLD = 1_000;
+
+/**
+ * The functions: the producer layer, one BusFunction per consumer in infra/consumers.ts with its MSK
+ * event-source mappings, the health function behind an IAM-authenticated URL, alarms and a dashboard.
+ */
+export class ConsumersStack extends Stack {
+  readonly layer: lambda.LayerVersion;
+  readonly functions: Record<string, BusFunction> = {};
+  readonly health: BusFunction;
+  readonly healthUrl: lambda.FunctionUrl;
+  readonly alarmTopic: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: ConsumersStackProps) {
+    super(scope, id, props);
+    const { stage } = props;
+    const retain = stage.retainData;
+    const kafka = new KafkaResources(props.clusterArn);
+
+    const logKey = new kms.Key(this, 'LogKey', {
+      description: 'esante function logs and alarm notifications',
+      enableKeyRotation: true,
+      removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    logKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
+    logKey.grantEncryptDecrypt(new iam.ServicePrincipal('cloudwatch.amazonaws.com'));
+
+    this.layer = new BusLayer(this, 'BusLayer', { retain }).layer;
+
+    const common = {
+      vpc: props.vpc,
+      securityGroup: props.functionSecurityGroup,
+      layer: this.layer,
+      logKey,
+      logRetentionDays: stage.logRetentionDays,
+      retainLogs: retain,
+    };
+    const kafkaEnv = { MSK_CLUSTER_ARN: props.clusterArn, KAFKA_AUTH: 'iam' };
+
+    for (const consumer of CONSUMERS as readonly ConsumerDefinition[]) {
+      const environment: Record<string, string> = {
+        ...kafkaEnv,
+        KAFKA_CLIENT_ID: `esante-${consumer.name}`,
+        POWERTOOLS_SERVICE_NAME: consumer.name,
+        RECORD_RETRY: JSON.stringify(consumer.recordRetry),
+      };
+      for (const t of consumer.tables) environment[TABLES[t].env] = props.tables[t].tableName;
+      if (consumer.sendsEmail) {
+        environment[EMAIL.fromEnv] = props.emailFrom;
+        environment.SES_CONFIGURATION_SET = props.configurationSetName;
+      }
+      const fn = new BusFunction(this, `Fn-${consumer.name}`, {
+        ...common,
+        name: consumer.name,
+        entry: consumer.entry,
+        description: consumer.description,
+        environment,
+        timeoutSeconds: consumer.timeoutSeconds,
+        memoryMb: consumer.memoryMb,
+        reservedConcurrency: consumer.reservedConcurrency,
+        kafkaStatements: consumerKafkaStatements(kafka, consumer),
+      });
+      for (const statement of tableStatements(consumer.tables, props.tables, props.dataKey)) {
+        fn.role.addToPolicy(statement);
+      }
+      if (consumer.sendsEmail) {
+        fn.role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'SendEmail',
+            actions: ['ses:SendEmail'],
+            resources: [
+              this.formatArn({ service: 'ses', resource: 'identity', resourceName: props.emailIdentity }),
+              this.formatArn({
+                service: 'ses',
+                resource: 'configuration-set',
+                resourceName: props.configurationSetName,
+              }),
+            ],
+          }),
+        );
+      }
+      fn.consume(consumer, props.clusterArn, props.deadLetterQueue);
+      this.functions[consumer.name] = fn;
+    }
+
+    this.health = new BusFunction(this, 'Fn-health', {
+      ...common,
+      name: 'health',
+      entry: 'functions/health/handler.ts',
+      description: "The seed's /health/kafka: connects to the cluster and lists topics",
+      environment: { ...kafkaEnv, KAFKA_CLIENT_ID: 'esante-health', POWERTOOLS_SERVICE_NAME: 'health' },
+      timeoutSeconds: 10,
+      reservedConcurrency: 2,
+      kafkaStatements: healthKafkaStatements(
+        kafka,
+        topicSpecs().map((s) => s.topic),
+      ),
+    });
+    this.healthUrl = this.health.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+
+    // Operations: every alarm notifies one encrypted topic.
+    this.alarmTopic = new sns.Topic(this, 'Alarms', {
+      displayName: `esante ${stage.name} event bus alarms`,
+      masterKey: logKey,
+      enforceSSL: true,
+    });
+    const notify = new actions.SnsAction(this.alarmTopic);
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      a.addAlarmAction(notify);
+      a.addOkAction(notify);
+      return a;
+    };
+
+    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+    });
+    alarm(
+      'DlqDepthAlarm',
+      dlqDepth,
+      1,
+      'A batch exhausted its ESM retries: its on-failure record is in the DLQ',
+    );
+
+    const widgets: cloudwatch.IWidget[] = [];
+    for (const fn of [...Object.values(this.functions), this.health]) {
+      const name = fn.node.id.replace(/^Fn-/, '');
+      const errors = fn.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' });
+      const throttles = fn.fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' });
+      alarm(`${name}-Errors`, errors, 1, `${name}: invocations failed`);
+      alarm(`${name}-Throttles`, throttles, 1, `${name}: invocations throttled (reserved concurrency)`);
+      const row: cloudwatch.IMetric[] = [errors, throttles];
+      if (fn.mappings.length) {
+        alarm(`${name}-OffsetLag`, fn.offsetLag(), OFFSET_LAG_THRESHOLD, `${name}: consumer lag is growing`);
+        row.push(fn.offsetLag());
+      }
+      widgets.push(
+        new cloudwatch.GraphWidget({
+          title: name,
+          left: [fn.fn.metricInvocations({ period: Duration.minutes(5) }), ...row],
+          right: [fn.fn.metricDuration({ period: Duration.minutes(5) })],
+          width: 12,
+        }),
+      );
+    }
+    widgets.push(
+      new cloudwatch.GraphWidget({ title: 'ESM dead-letter queue depth', left: [dlqDepth], width: 12 }),
+    );
+    new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `esante-${stage.name}-event-bus`,
+      widgets: [widgets],
+    });
+  }
+}

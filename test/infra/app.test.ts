@@ -1,0 +1,381 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks, HIPAASecurityChecks, ServerlessChecks } from 'cdk-nag';
+import { afterAll, describe, expect, it } from 'vitest';
+import { esmConsumerGroupId, mskKafkaVersion } from '../../infra/constructs/kafka-access.ts';
+import { CONSUMERS, type ConsumerDefinition } from '../../infra/consumers.ts';
+import { KAFKA_VERSION } from '../../infra/local/kafka/broker.ts';
+import { DEAD_LETTER_QUEUE, TABLES } from '../../infra/resources.ts';
+import { buildApp } from '../../infra/stacks/esante-app.ts';
+import { acknowledgeFindings, CONSUMER_ACKS, FUNCTION_ACKS } from '../../infra/stacks/nag.ts';
+import { DLQ_DEFINITION, DLQ_TOPIC, topicSpecs } from '../../shared/events/index.ts';
+
+// Prepare (once per file): the app exactly as cdk.json configures it, synthesised with real esbuild bundling.
+const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
+const outdir = mkdtempSync(join(tmpdir(), 'esante-cdk-'));
+const app = new App({ context: cdkJson.context, outdir });
+const stacks = buildApp(app);
+acknowledgeFindings(stacks);
+const assembly = app.synth();
+const templates = {
+  network: Template.fromStack(stacks.network),
+  bus: Template.fromStack(stacks.bus),
+  data: Template.fromStack(stacks.data),
+  consumers: Template.fromStack(stacks.consumers),
+};
+const allResources = Object.values(templates).flatMap((t) =>
+  Object.entries(
+    t.toJSON().Resources as Record<string, { Type: string; Properties?: Record<string, unknown> }>,
+  ),
+);
+const consumers = CONSUMERS as readonly ConsumerDefinition[];
+
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+/** Renders a CloudFormation value with intrinsics replaced by `<token>`, for string checks. */
+const flatten = (value: unknown): string => {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && 'Fn::Join' in value) {
+    const [sep, parts] = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    return parts.map(flatten).join(sep);
+  }
+  return '<token>';
+};
+
+describe('event bus (MSK)', () => {
+  it('runs the local broker major.minor with IAM-only auth, TLS both ways and the CMK at rest', () => {
+    // Act
+    const clusters = templates.bus.findResources('AWS::MSK::Cluster');
+    const [cluster] = Object.values(clusters) as { Properties: Record<string, any> }[];
+    const [keyId] = Object.keys(templates.bus.findResources('AWS::KMS::Key'));
+    // Assess
+    expect(Object.keys(clusters)).toHaveLength(1);
+    expect(cluster?.Properties.KafkaVersion).toBe(mskKafkaVersion(KAFKA_VERSION));
+    expect(KAFKA_VERSION.startsWith(cluster?.Properties.KafkaVersion.split('.x')[0])).toBe(true);
+    expect(cluster?.Properties.ClientAuthentication).toEqual({
+      Sasl: { Iam: { Enabled: true }, Scram: { Enabled: false } },
+      Tls: { Enabled: false },
+      Unauthenticated: { Enabled: false },
+    });
+    expect(cluster?.Properties.EncryptionInfo).toEqual({
+      EncryptionAtRest: { DataVolumeKMSKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+      EncryptionInTransit: { ClientBroker: 'TLS', InCluster: true },
+    });
+    expect(cluster?.Properties.BrokerNodeGroupInfo.ConnectivityInfo).toEqual({
+      PublicAccess: { Type: 'DISABLED' },
+    });
+    expect(cluster?.Properties.BrokerNodeGroupInfo.ClientSubnets).toHaveLength(3);
+    expect(cluster?.Properties.LoggingInfo.BrokerLogs.CloudWatchLogs.Enabled).toBe(true);
+    templates.bus.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    templates.bus.hasResourceProperties('AWS::Logs::LogGroup', {
+      KmsKeyId: Match.anyValue(),
+      RetentionInDays: Match.anyValue(),
+    });
+  });
+
+  it('configures brokers without implicit topics or unclean leader election', () => {
+    // Act
+    const [config] = Object.values(templates.bus.findResources('AWS::MSK::Configuration')) as {
+      Properties: { ServerProperties: string };
+    }[];
+    const props = Object.fromEntries(
+      (config?.Properties.ServerProperties ?? '').split('\n').map((l) => l.split('=') as [string, string]),
+    );
+    // Assess
+    expect(props).toMatchObject({
+      'auto.create.topics.enable': 'false',
+      'default.replication.factor': '3',
+      'min.insync.replicas': '2',
+      'unclean.leader.election.enable': 'false',
+    });
+  });
+
+  it('scales broker storage automatically', () => {
+    templates.bus.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      ServiceNamespace: 'kafka',
+      ScalableDimension: 'kafka:broker-storage:VolumeSize',
+    });
+    templates.bus.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        PredefinedMetricSpecification: { PredefinedMetricType: 'KafkaBrokerStorageUtilization' },
+      }),
+    });
+  });
+
+  it('creates every catalog topic and the DLQ with their partitions, RF 3 and retention', () => {
+    // Act
+    const topics = Object.values(templates.bus.findResources('AWS::MSK::Topic')) as {
+      Properties: { TopicName: string; PartitionCount: number; ReplicationFactor: number; Configs: string };
+    }[];
+    // Assess
+    expect(topics).toHaveLength(topicSpecs().length);
+    for (const spec of topicSpecs()) {
+      const topic = topics.find((t) => t.Properties.TopicName === spec.topic);
+      expect(topic, spec.topic).toBeDefined();
+      expect(topic?.Properties.PartitionCount).toBe(spec.partitions);
+      expect(topic?.Properties.ReplicationFactor).toBe(3);
+      const configs = JSON.parse(Buffer.from(topic?.Properties.Configs ?? '', 'base64').toString());
+      expect(configs['retention.ms']).toBe(String(spec.retentionMs));
+      if (spec.topic === DLQ_TOPIC)
+        expect(configs['max.message.bytes']).toBe(String(DLQ_DEFINITION.maxMessageBytes));
+    }
+  });
+});
+
+describe('network', () => {
+  it('spans 3 AZs with private subnets, no NAT gateway and the endpoints the functions need', () => {
+    templates.network.resourceCountIs('AWS::EC2::Subnet', 3);
+    templates.network.resourceCountIs('AWS::EC2::NatGateway', 0);
+    templates.network.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    const services = Object.values(templates.network.findResources('AWS::EC2::VPCEndpoint')).map((e) =>
+      flatten((e as { Properties: { ServiceName: unknown } }).Properties.ServiceName)
+        .split('.')
+        .pop(),
+    );
+    expect(services.sort()).toEqual(['dynamodb', 'email', 'kafka', 'kms', 'sqs', 'sts', 'xray']);
+  });
+
+  it('has no security group that admits 0.0.0.0/0 or ::/0', () => {
+    const ingress = allResources.flatMap(([, r]) =>
+      r.Type === 'AWS::EC2::SecurityGroup'
+        ? ((r.Properties?.SecurityGroupIngress as Record<string, unknown>[] | undefined) ?? [])
+        : r.Type === 'AWS::EC2::SecurityGroupIngress'
+          ? [r.Properties ?? {}]
+          : [],
+    );
+    expect(ingress.length).toBeGreaterThan(0);
+    for (const rule of ingress) {
+      expect(rule.CidrIp).not.toBe('0.0.0.0/0');
+      expect(rule.CidrIpv6).not.toBe('::/0');
+    }
+  });
+});
+
+describe('data', () => {
+  it('creates every table of resources.ts with PITR, deletion protection and the CMK', () => {
+    templates.data.resourceCountIs('AWS::DynamoDB::Table', Object.keys(TABLES).length);
+    for (const def of Object.values(TABLES)) {
+      templates.data.hasResourceProperties('AWS::DynamoDB::Table', {
+        TableName: `dev-${def.name}`,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
+      });
+    }
+  });
+
+  it('keeps the ESM dead-letter queue encrypted, TLS-only, for 14 days, with a depth alarm', () => {
+    templates.data.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: `dev-${DEAD_LETTER_QUEUE.name}`,
+      KmsMasterKeyId: Match.anyValue(),
+      MessageRetentionPeriod: 14 * 86_400,
+    });
+    templates.data.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      }),
+    });
+    templates.consumers.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      AlarmActions: Match.anyValue(),
+    });
+  });
+});
+
+describe('consumer functions', () => {
+  const mappings = Object.values(templates.consumers.findResources('AWS::Lambda::EventSourceMapping')) as {
+    Properties: Record<string, any>;
+  }[];
+
+  it('maps every consumer topic with the settings of consumers.ts and the SQS DLQ on failure', () => {
+    // Assess
+    expect(mappings).toHaveLength(consumers.reduce((n, c) => n + c.topics.length, 0));
+    for (const consumer of consumers) {
+      for (const topic of consumer.topics) {
+        const mapping = mappings.find(
+          (m) =>
+            m.Properties.Topics?.[0] === topic &&
+            m.Properties.AmazonManagedKafkaEventSourceConfig?.ConsumerGroupId ===
+              esmConsumerGroupId(consumer, topic),
+        );
+        expect(mapping, `${consumer.name} ${topic}`).toBeDefined();
+        expect(mapping?.Properties).toMatchObject({
+          BatchSize: consumer.batchSize,
+          MaximumBatchingWindowInSeconds: consumer.maxBatchingWindowSeconds,
+          MaximumRetryAttempts: consumer.retryAttempts,
+          BisectBatchOnFunctionError: consumer.bisectBatchOnError,
+          StartingPosition: consumer.startingPosition,
+          FunctionResponseTypes: consumer.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
+          ProvisionedPollerConfig: {
+            MinimumPollers: consumer.pollers.minimum,
+            MaximumPollers: consumer.pollers.maximum,
+          },
+        });
+        expect(JSON.stringify(mapping?.Properties.DestinationConfig.OnFailure.Destination)).toMatch(
+          /EsmDeadLetterQueue/,
+        );
+      }
+    }
+  });
+
+  it('gives each consumer group id to exactly one mapping', () => {
+    const groups = mappings.map((m) => m.Properties.AmazonManagedKafkaEventSourceConfig.ConsumerGroupId);
+    expect(new Set(groups).size).toBe(groups.length);
+  });
+
+  it('runs every function on Node 24 arm64 in the VPC with the layer, tracing, concurrency and its log group', () => {
+    const fns = Object.values(templates.consumers.findResources('AWS::Lambda::Function')) as {
+      Properties: Record<string, any>;
+    }[];
+    expect(fns).toHaveLength(consumers.length + 1);
+    for (const fn of fns) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        Handler: 'index.handler',
+      });
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeGreaterThan(0);
+      expect(fn.Properties.VpcConfig.SubnetIds).toHaveLength(3);
+      expect(fn.Properties.Layers).toHaveLength(1);
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        KAFKA_AUTH: 'iam',
+        MSK_CLUSTER_ARN: expect.anything(),
+      });
+    }
+    templates.consumers.hasResourceProperties('AWS::Lambda::LayerVersion', {
+      CompatibleRuntimes: ['nodejs24.x'],
+      CompatibleArchitectures: ['arm64'],
+    });
+  });
+
+  it('serves the health function behind an IAM-authenticated URL', () => {
+    templates.consumers.resourceCountIs('AWS::Lambda::Url', 1);
+    templates.consumers.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
+  });
+
+  it('alarms on offset lag, errors and throttles of each function and draws a dashboard', () => {
+    const alarms = Object.values(templates.consumers.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => (a as { Properties: { MetricName: string } }).Properties.MetricName,
+    );
+    expect(alarms.filter((m) => m === 'OffsetLag')).toHaveLength(consumers.length);
+    expect(alarms.filter((m) => m === 'Errors')).toHaveLength(consumers.length + 1);
+    expect(alarms.filter((m) => m === 'Throttles')).toHaveLength(consumers.length + 1);
+    templates.consumers.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('bundles functions without shared/, importing it from the layer', () => {
+    const dir = assembly.directory;
+    const bundles = readdirSync(dir)
+      .filter((d) => d.startsWith('asset.'))
+      .map((d) => join(dir, d, 'index.mjs'))
+      .filter((f) => {
+        try {
+          readFileSync(f);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    expect(bundles.length).toBeGreaterThanOrEqual(consumers.length);
+    for (const file of bundles) {
+      const code = readFileSync(file, 'utf8');
+      // shared/ definitions (the topic table, the catalog, the Kafka client) are not in the bundle.
+      expect(code).not.toMatch(/\b(TOPICS|CATALOG) = /);
+      expect(code).not.toContain('kafkajs');
+      if (!code.includes('placeholder')) expect(code).toContain('/opt/nodejs/node_modules/@esante/bus/');
+    }
+  });
+});
+
+describe('least privilege', () => {
+  const policies = Object.entries({
+    ...templates.consumers.findResources('AWS::IAM::Policy'),
+    ...templates.consumers.findResources('AWS::IAM::ManagedPolicy'),
+  }) as [
+    string,
+    { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } },
+  ][];
+  const statements = policies.flatMap(([id, p]) =>
+    p.Properties.PolicyDocument.Statement.map((s) => ({ id, ...s })),
+  );
+  const actionsOf = (s: { Action: string | string[] }) => [s.Action].flat();
+
+  it('never grants kafka-cluster:* or kafka:*', () => {
+    const actions = allResources
+      .filter(([, r]) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+      .flatMap(
+        ([, r]) =>
+          (r.Properties?.PolicyDocument as { Statement: { Action: string | string[] }[] } | undefined)
+            ?.Statement ?? [],
+      )
+      .flatMap(actionsOf);
+    expect(actions).not.toContain('kafka-cluster:*');
+    expect(actions).not.toContain('kafka:*');
+    expect(actions.some((a) => a.startsWith('kafka-cluster:'))).toBe(true);
+  });
+
+  it("scopes each function's topic and group grants to its own topics and groups, WriteData to what it publishes", () => {
+    for (const consumer of consumers) {
+      const own = statements.filter((s) => s.id.includes(`Fn${consumer.name.replaceAll('-', '')}`));
+      expect(own.length, consumer.name).toBeGreaterThan(0);
+      for (const s of own.filter((x) => actionsOf(x).some((a) => a.startsWith('kafka-cluster:')))) {
+        for (const resource of [s.Resource].flat().map(flatten)) {
+          expect(resource).not.toContain('*');
+          const [, kind, , , name] =
+            /:(topic|group|cluster)\/([^/]+)\/([^/]+)(?:\/(.+))?$/.exec(resource) ?? [];
+          if (kind === 'topic') {
+            const allowed = actionsOf(s).includes('kafka-cluster:WriteData')
+              ? [...consumer.publishes, DLQ_TOPIC]
+              : consumer.topics;
+            expect(allowed, `${consumer.name} ${resource}`).toContain(name);
+          }
+          if (kind === 'group') {
+            expect(consumer.topics.map((t) => esmConsumerGroupId(consumer, t))).toContain(name);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('cdk-nag (AwsSolutions, HIPAA.Security, Serverless)', () => {
+  it('reports no unacknowledged finding', () => {
+    // Act: cdk-nag 3 packs are validation plugins; validateScope runs them on the synthesised tree.
+    const reports = [new AwsSolutionsChecks(), new HIPAASecurityChecks(), new ServerlessChecks()].map((p) =>
+      p.validateScope(app),
+    );
+    // Assess
+    const findings = reports.flatMap((r) =>
+      r.violations.map(
+        (v) => `${v.ruleName}: ${v.violatingResources.map((x) => x.resourceLogicalId).join(', ')}`,
+      ),
+    );
+    expect(findings).toEqual([]);
+  });
+
+  it('names a rule and a specific reason in every acknowledgement', () => {
+    for (const a of [...FUNCTION_ACKS, ...CONSUMER_ACKS]) {
+      expect(a.id).toMatch(/^(AwsSolutions|HIPAA\.Security|Serverless)-[A-Za-z0-9]+/);
+      expect(a.reason.length).toBeGreaterThan(40);
+    }
+  });
+
+  it('still reports a finding nobody acknowledged', () => {
+    // Prepare: a stack with one non-compliant resource in a fresh app.
+    const probe = new App();
+    const stack = new Stack(probe, 'Probe');
+    new Queue(stack, 'Queue');
+    // Act
+    const report = new AwsSolutionsChecks().validateScope(probe);
+    // Assess
+    expect(report.violations.map((v) => v.ruleName)).toContain('AwsSolutions-SQS4');
+  });
+});
