@@ -1,4 +1,6 @@
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { MalformedRecordError } from '../errors.ts';
 import type { RawRecord } from '../kafka/record.ts';
 
 /**
@@ -78,4 +80,36 @@ export const toMskEvent = (
     bootstrapServers: source.bootstrapServers,
     records: grouped,
   };
+};
+
+const mskRecordSchema = z.object({
+  topic: z.string().min(1),
+  partition: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  timestamp: z.number(),
+  timestampType: z.enum(['CREATE_TIME', 'LOG_APPEND_TIME']),
+  key: z.string().nullish(),
+  value: z.string().nullish(),
+  headers: z.array(z.record(z.string(), z.array(z.number().int().min(0).max(255)))).default([]),
+});
+
+const mskEventSchema = z.object({
+  eventSource: z.enum(['aws:kafka', 'SelfManagedKafka']),
+  eventSourceArn: z.string().optional(),
+  bootstrapServers: z.string().optional(),
+  records: z.record(z.string(), z.array(mskRecordSchema)),
+});
+
+/**
+ * Checks that an invocation payload is an MSK (or self-managed Kafka) event before any record is touched.
+ * The shape is AWS's; a payload that is not one is a wrong trigger, not a bad record: the invocation fails
+ * with a MalformedRecordError naming the bad paths (never the values).
+ */
+export const parseMskEvent = (event: unknown): MskEvent => {
+  const parsed = mskEventSchema.safeParse(event);
+  if (!parsed.success) {
+    const paths = parsed.error.issues.map((i) => i.path.map(String).join('.') || '(root)');
+    throw new MalformedRecordError(`Not a Kafka event (bad: ${[...new Set(paths)].slice(0, 10).join(', ')})`);
+  }
+  return parsed.data as MskEvent;
 };

@@ -1,0 +1,86 @@
+import { CATALOG, isCatalogTopic, type Topic } from '../../shared/events/catalog.ts';
+import { type BusEvent, withoutPhi } from '../../shared/events/envelope.ts';
+import type { RawRecord } from '../../shared/kafka/record.ts';
+import { deterministicUuid, sha256 } from '../../shared/lambda/ids.ts';
+
+/**
+ * One audit entry per event. The seed's fields (action, actionCategory, performedBy, performedByType,
+ * resourceType, resourceId, patientId, description, metadata) plus what makes the trail queryable and
+ * verifiable:
+ * - `pk` = EVENT#<eventId>: the conditional write on it makes the entry idempotent on eventId;
+ * - `patientId`, `performedBy`, `resourceKey` with `occurredAt` feed the byPatient / byActor / byResource
+ *   indexes (infra/resources.ts), so each is a time-ordered query;
+ * - `metadata` is the event without the catalog's PHI fields; `payloadSha256` hashes the record's full
+ *   value bytes, so the original can be verified against Kafka or the DLQ without being copied here;
+ * - `topic`, `partition`, `offset` (and `chainKey`/`chainPosition`) locate the record, which is what a
+ *   per-partition hash chain needs later: the previous entry of a topic-partition is the one with the next
+ *   lower offset, and a redelivered record has the same position, so the chain stays deterministic.
+ */
+export interface AuditEntry {
+  pk: string;
+  sk: 'AUDIT';
+  auditId: string;
+  eventId: string;
+  action: string;
+  actionCategory: string;
+  performedBy: string;
+  performedByType: string;
+  resourceType: string;
+  resourceId: string;
+  resourceKey: string;
+  patientId?: string;
+  description: string;
+  metadata: Record<string, unknown>;
+  payloadSha256: string;
+  occurredAt: string;
+  recordedAt: string;
+  correlationId: string;
+  causationId?: string;
+  service: string;
+  schemaVersion: number;
+  topic: string;
+  partition: number;
+  offset: string;
+  chainKey: string;
+  /** Offset left-padded to 20 digits, so string order is offset order. */
+  chainPosition: string;
+}
+
+export const auditKey = (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'AUDIT' as const });
+
+export const toAuditEntry = (event: BusEvent, record: RawRecord, now = new Date()): AuditEntry => {
+  const topic = event.eventType as Topic;
+  const fields = event as unknown as Record<string, unknown>;
+  const definition = isCatalogTopic(topic) ? CATALOG[topic] : undefined;
+  const resourceType = definition?.resource.type ?? 'unknown';
+  const resourceId = String(definition ? fields[definition.resource.idField] : event.eventId);
+  const patientField = definition && 'patientField' in definition ? definition.patientField : undefined;
+  const patientId = patientField ? (fields[patientField] as string | undefined) : undefined;
+  return {
+    ...auditKey(event.eventId),
+    auditId: deterministicUuid('audit', event.eventId),
+    eventId: event.eventId,
+    action: event.eventType,
+    actionCategory: event.eventType.split('.')[0] ?? event.eventType,
+    performedBy: event.actor.id,
+    performedByType: event.actor.type,
+    resourceType,
+    resourceId,
+    resourceKey: `${resourceType}#${resourceId}`,
+    ...(patientId ? { patientId } : {}),
+    description: `Event: ${event.eventType}`,
+    metadata: withoutPhi(topic, fields),
+    payloadSha256: sha256(record.value ?? new Uint8Array()),
+    occurredAt: new Date(event.timestamp).toISOString(),
+    recordedAt: now.toISOString(),
+    correlationId: event.correlationId,
+    ...(event.causationId ? { causationId: event.causationId } : {}),
+    service: event.service,
+    schemaVersion: event.schemaVersion,
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    chainKey: `${record.topic}-${record.partition}`,
+    chainPosition: record.offset.padStart(20, '0'),
+  };
+};

@@ -1,0 +1,9 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { logger } from '../../shared/log.ts';
+import { kafkaHealthResponse } from './health.ts';
+
+export const handler = middy<unknown, APIGatewayProxyStructuredResultV2, Error, Context>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(() => kafkaHealthResponse());

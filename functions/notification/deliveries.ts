@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamo } from '../../shared/lambda/clients.ts';
+import { sha256 } from '../../shared/lambda/ids.ts';
+import { requireEnv } from '../../shared/lambda/settings.ts';
+
+/** The environment variable infra/resources.ts names for the table (TABLES.deliveries.env). */
+export const DELIVERIES_TABLE_ENV = 'DELIVERIES_TABLE';
+
+export type Channel = 'in_app' | 'email';
+
+/**
+ * One row per (event, recipient, channel): `sending` (claimed, with a lease) → `sent` (the channel took
+ * it) → `published` (`notification.notification.sent` acknowledged). A redelivered event finds the row and
+ * resumes where the first run stopped, so nothing is delivered twice and every delivery is announced.
+ *
+ * The crash window: a run that dies after SES accepted an e-mail but before the row says `sent` leaves a
+ * `sending` claim. Its lease (longer than any invocation can live) must expire before another run may take
+ * it over and send again. SES has no idempotency key, so that window — between SES's answer and one
+ * DynamoDB write — is the only place a second e-mail can come from; we accept it rather than the
+ * alternative (record first, never retry) which would lose e-mails on any crash before sending.
+ */
+export type DeliveryStatus = 'sending' | 'sent' | 'published';
+
+export interface Delivery {
+  deliveryId: string;
+  status: DeliveryStatus;
+  channel: Channel;
+  claimToken: string;
+  claimedAt: number;
+  messageId?: string;
+  /** Epoch seconds: DynamoDB TTL removes rows long after Kafka retention made redelivery impossible. */
+  expiresAt: number;
+}
+
+/** Longer than the longest Lambda timeout a consumer has (infra/consumers.ts timeoutSeconds), doubled. */
+export const CLAIM_LEASE_MS = 120_000;
+const KEEP_SECONDS = 30 * 86_400;
+
+export const deliveryId = (eventId: string, recipientId: string, channel: Channel): string =>
+  sha256(eventId, recipientId, channel);
+
+const table = () => requireEnv(DELIVERIES_TABLE_ENV);
+
+export type Claim = { state: 'claimed'; token: string } | { state: 'sent' | 'published' } | { state: 'busy' };
+
+export const claimDelivery = async (id: string, channel: Channel, now = Date.now()): Promise<Claim> => {
+  const token = randomUUID();
+  const item: Delivery = {
+    deliveryId: id,
+    status: 'sending',
+    channel,
+    claimToken: token,
+    claimedAt: now,
+    expiresAt: Math.floor(now / 1000) + KEEP_SECONDS,
+  };
+  try {
+    await dynamo().send(
+      new PutCommand({
+        TableName: table(),
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(deliveryId) OR (#s = :sending AND claimedAt < :stale)',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':sending': 'sending', ':stale': now - CLAIM_LEASE_MS },
+      }),
+    );
+    return { state: 'claimed', token };
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+  const existing = await getDelivery(id);
+  if (!existing) return { state: 'busy' };
+  return existing.status === 'sending' ? { state: 'busy' } : { state: existing.status };
+};
+
+export const getDelivery = async (id: string): Promise<Delivery | undefined> => {
+  const out = await dynamo().send(
+    new GetCommand({ TableName: table(), Key: { deliveryId: id }, ConsistentRead: true }),
+  );
+  return out.Item as Delivery | undefined;
+};
+
+export const markSent = async (id: string, token: string, messageId?: string): Promise<void> => {
+  await dynamo().send(
+    new UpdateCommand({
+      TableName: table(),
+      Key: { deliveryId: id },
+      UpdateExpression: messageId ? 'SET #s = :sent, messageId = :m' : 'SET #s = :sent',
+      ConditionExpression: 'claimToken = :t',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':sent': 'sent', ':t': token, ...(messageId ? { ':m': messageId } : {}) },
+    }),
+  );
+};
+
+export const markPublished = async (id: string): Promise<void> => {
+  await dynamo().send(
+    new UpdateCommand({
+      TableName: table(),
+      Key: { deliveryId: id },
+      UpdateExpression: 'SET #s = :published',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':published': 'published' },
+    }),
+  );
+};
+
+/** Gives a claim back after the channel refused, so the retry can claim it at once. */
+export const releaseClaim = async (id: string, token: string): Promise<void> => {
+  try {
+    await dynamo().send(
+      new DeleteCommand({
+        TableName: table(),
+        Key: { deliveryId: id },
+        ConditionExpression: 'claimToken = :t AND #s = :sending',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':t': token, ':sending': 'sending' },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+};

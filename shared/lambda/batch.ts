@@ -1,0 +1,99 @@
+import { describeError } from '../errors.ts';
+import { type ProcessOptions, type ProcessOutcome, processRecord } from '../kafka/process.ts';
+import { type RawRecord, recordRef } from '../kafka/record.ts';
+import { logger } from '../log.ts';
+import {
+  fromMskRecord,
+  type KafkaBatchResponse,
+  type KafkaItemIdentifier,
+  type MskEvent,
+  type MskRecord,
+  parseMskEvent,
+  partitionKey,
+} from './msk-event.ts';
+
+export interface BatchOptions extends ProcessOptions {
+  /** Milliseconds left in the invocation (Lambda's `context.getRemainingTimeInMillis`). */
+  remainingTimeMs?: () => number;
+  /**
+   * Records are not started with less time than this left: they are reported as failures instead, so the
+   * ESM redelivers them rather than the whole batch timing out (default 5 s).
+   */
+  reserveMs?: number;
+  /** Called once per record that reached an outcome (metrics, tests). */
+  onOutcome?: (record: RawRecord, outcome: ProcessOutcome) => void;
+}
+
+export type RecordResult =
+  | { record: RawRecord; outcome: ProcessOutcome }
+  | { record: RawRecord; failed: 'dead-letter-failed' | 'not-started' | 'after-failure' };
+
+const byOffset = (a: MskRecord, b: MskRecord): number => a.offset - b.offset;
+
+/**
+ * Runs every record of an MSK event through the per-record failure tier (`processRecord`: decode and
+ * validate against the catalog, bounded retry, dead-letter to esante.dlq) and returns the partial batch
+ * response in the Kafka shape. Partitions run concurrently; the records of one partition run one after the
+ * other in offset order. A record that could not even be dead-lettered (DLQ unreachable) is reported with
+ * every later record of its partition: the ESM then resumes that partition from the lowest failed offset,
+ * so nothing is dropped and order holds.
+ * https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+ */
+export const processMskEvent = async (event: unknown, options: BatchOptions): Promise<KafkaBatchResponse> => {
+  const results = await processMskRecords(event, options);
+  return toBatchResponse(results);
+};
+
+/** Same as processMskEvent, with the per-record results. */
+export const processMskRecords = async (event: unknown, options: BatchOptions): Promise<RecordResult[]> => {
+  const msk: MskEvent = parseMskEvent(event);
+  const partitions = Object.values(msk.records).map((records) => [...records].sort(byOffset));
+  const perPartition = await Promise.all(partitions.map((records) => processPartition(records, options)));
+  return perPartition.flat();
+};
+
+const processPartition = async (records: MskRecord[], options: BatchOptions): Promise<RecordResult[]> => {
+  const reserveMs = options.reserveMs ?? 5_000;
+  const results: RecordResult[] = [];
+  let stopped: 'dead-letter-failed' | 'not-started' | undefined;
+  for (const mskRecord of records) {
+    const record = fromMskRecord(mskRecord);
+    if (stopped) {
+      results.push({ record, failed: stopped === 'not-started' ? 'not-started' : 'after-failure' });
+      continue;
+    }
+    if (options.remainingTimeMs && options.remainingTimeMs() < reserveMs) {
+      logger.warn('Not enough time left, leaving the rest of the partition to the ESM', recordRef(record));
+      stopped = 'not-started';
+      results.push({ record, failed: 'not-started' });
+      continue;
+    }
+    try {
+      const outcome = await processRecord(record, options);
+      options.onOutcome?.(record, outcome);
+      results.push({ record, outcome });
+    } catch (error) {
+      logger.error('Record could not be dead-lettered; reporting it as a batch item failure', {
+        ...recordRef(record),
+        ...describeError(error),
+      });
+      stopped = 'dead-letter-failed';
+      results.push({ record, failed: 'dead-letter-failed' });
+    }
+  }
+  return results;
+};
+
+export const itemIdentifier = (
+  record: Pick<RawRecord, 'topic' | 'partition' | 'offset'>,
+): KafkaItemIdentifier => ({
+  partition: partitionKey(record.topic, record.partition),
+  offset: Number(record.offset),
+});
+
+/** `{ batchItemFailures: [{ itemIdentifier: { partition: "topic-partition", offset } }] }` */
+export const toBatchResponse = (results: RecordResult[]): KafkaBatchResponse => ({
+  batchItemFailures: results
+    .filter((r) => 'failed' in r)
+    .map((r) => ({ itemIdentifier: itemIdentifier(r.record) })),
+});

@@ -1,0 +1,72 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { Topic } from '../events/catalog.ts';
+import type { BusEvent } from '../events/envelope.ts';
+import type { DeadLetterPublisher } from '../kafka/dlq.ts';
+import type { Handler, RecordContext } from '../kafka/process.ts';
+import type { RetryPolicy } from '../kafka/retry.ts';
+import { logger } from '../log.ts';
+import { type BatchOptions, processMskEvent } from './batch.ts';
+import { deadLetters } from './clients.ts';
+import type { KafkaBatchResponse } from './msk-event.ts';
+import { readRecordRetry } from './settings.ts';
+
+/** One typed handler per topic the function reads; the catalog decides the event type each one gets. */
+export type TopicHandlers = {
+  [T in Topic]?: (event: BusEvent<T>, context: RecordContext) => Promise<void> | void;
+};
+
+export interface ConsumerOptions {
+  /** The function's name: `failedBy` on its dead letters, the metrics service. */
+  name: string;
+  handlers: TopicHandlers;
+  /** Default: RECORD_RETRY from the environment (see settings.ts). */
+  retry?: RetryPolicy;
+  /** Default: esante.dlq on the container's Kafka connection. */
+  deadLetters?: Pick<DeadLetterPublisher, 'send'>;
+  reserveMs?: number;
+}
+
+export type MskHandler = middy.MiddyfiedHandler<unknown, KafkaBatchResponse, Error, Context>;
+
+/** The options processMskEvent runs with for a consumer: its handlers, retry policy and dead-letter sink. */
+export const batchOptionsFor = (options: ConsumerOptions, metrics?: Metrics): BatchOptions => ({
+  resolveHandler: (topic) => options.handlers[topic as Topic] as Handler | undefined,
+  retry: options.retry ?? readRecordRetry(),
+  deadLetters: options.deadLetters ?? deadLetters(options.name),
+  ...(options.reserveMs === undefined ? {} : { reserveMs: options.reserveMs }),
+  onOutcome: (_record, outcome) =>
+    metrics?.addMetric(
+      outcome.status === 'processed' ? 'RecordsProcessed' : 'RecordsDeadLettered',
+      MetricUnit.Count,
+      1,
+    ),
+});
+
+/**
+ * A Lambda handler for an MSK event-source mapping: middy with Powertools Logger (Lambda context on every
+ * line) and Metrics (processed / dead-lettered / failed counts, flushed per invocation as EMF), around
+ * processMskEvent. The response is the Kafka partial batch response.
+ */
+export const mskConsumer = (options: ConsumerOptions): MskHandler => {
+  const metrics = new Metrics({ namespace: 'esante', serviceName: options.name });
+  return middy<unknown, KafkaBatchResponse, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler(async (event, context) => {
+      const response = await processMskEvent(event, {
+        ...batchOptionsFor(options, metrics),
+        // A caller that passes no real context (a script, a bare test) gets no deadline.
+        ...(typeof context?.getRemainingTimeInMillis === 'function'
+          ? { remainingTimeMs: () => context.getRemainingTimeInMillis() }
+          : {}),
+      });
+      if (response.batchItemFailures.length > 0) {
+        metrics.addMetric('RecordsFailed', MetricUnit.Count, response.batchItemFailures.length);
+      }
+      return response;
+    });
+};

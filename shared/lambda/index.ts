@@ -1,0 +1,6 @@
+export * from './batch.ts';
+export * from './clients.ts';
+export * from './consumer.ts';
+export * from './ids.ts';
+export * from './msk-event.ts';
+export * from './settings.ts';
