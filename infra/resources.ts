@@ -41,6 +41,12 @@ export const TABLES = {
         partitionKey: { name: 'resourceKey', type: 'S' },
         sortKey: { name: 'occurredAt', type: 'S' },
       },
+      // The tamper-evident chain of one topic-partition, in order (npm run audit -- verify).
+      {
+        name: 'byChain',
+        partitionKey: { name: 'chainKey', type: 'S' },
+        sortKey: { name: 'chainPosition', type: 'S' },
+      },
     ],
   },
   contacts: {

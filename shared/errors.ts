@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'RETRIES_EXHAUSTED'
   | 'PRODUCER_CLOSED'
   | 'CONFIG_INVALID'
-  | 'KAFKA_UNAVAILABLE';
+  | 'KAFKA_UNAVAILABLE'
+  | 'STORE_CONTENTION';
 
 export class EventBusError extends Error {
   readonly code: ErrorCode;

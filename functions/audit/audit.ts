@@ -12,9 +12,10 @@ import { deterministicUuid, sha256 } from '../../shared/lambda/ids.ts';
  *   indexes (infra/resources.ts), so each is a time-ordered query;
  * - `metadata` is the event without the catalog's PHI fields; `payloadSha256` hashes the record's full
  *   value bytes, so the original can be verified against Kafka or the DLQ without being copied here;
- * - `topic`, `partition`, `offset` (and `chainKey`/`chainPosition`) locate the record, which is what a
- *   per-partition hash chain needs later: the previous entry of a topic-partition is the one with the next
- *   lower offset, and a redelivered record has the same position, so the chain stays deterministic.
+ * - `topic`, `partition`, `offset` locate the record;
+ * - `chainKey` (topic-partition), `chainSeq`/`chainPosition`, `prevHash` and `hash` make the trail tamper-
+ *   evident: each entry hashes its canonical form together with the hash of the previous entry of the same
+ *   partition (chain.ts). The chain fields are set by the store when the entry is written.
  */
 export interface AuditEntry {
   pk: string;
@@ -42,8 +43,15 @@ export interface AuditEntry {
   partition: number;
   offset: string;
   chainKey: string;
-  /** Offset left-padded to 20 digits, so string order is offset order. */
+}
+
+/** An entry as stored: its place in the partition's hash chain. */
+export interface ChainedAuditEntry extends AuditEntry {
+  chainSeq: number;
+  /** chainSeq left-padded to 12 digits: the byChain index's sort key, so string order is chain order. */
   chainPosition: string;
+  prevHash: string;
+  hash: string;
 }
 
 export const auditKey = (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'AUDIT' as const });
@@ -81,6 +89,5 @@ export const toAuditEntry = (event: BusEvent, record: RawRecord, now = new Date(
     partition: record.partition,
     offset: record.offset,
     chainKey: `${record.topic}-${record.partition}`,
-    chainPosition: record.offset.padStart(20, '0'),
   };
 };

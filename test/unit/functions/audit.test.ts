@@ -46,7 +46,7 @@ describe('audit entry', () => {
       topic: TOPICS.PRESCRIPTION_CREATED,
       partition: 2,
       offset: '314',
-      chainPosition: '00000000000000000314',
+      chainKey: `${TOPICS.PRESCRIPTION_CREATED}-2`,
     });
   });
 

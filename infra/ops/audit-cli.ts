@@ -1,0 +1,116 @@
+/**
+ * `npm run audit -- verify | query`
+ *
+ *   verify                       walks every partition's hash chain; prints the first broken link of each
+ *                                chain (edited entry, broken link, missing entry, head mismatch); exit 1 if any
+ *   query --patient <id> | --actor <id> | --resource <type#id> [--limit n]
+ *                                entries in time order (seed fields; metadata never holds PHI)
+ *
+ * Environment: AUDIT_TABLE and DYNAMODB_ENDPOINT (locally), as the audit function uses them.
+ */
+import { parseArgs } from 'node:util';
+import type { ChainProblem } from '../../functions/audit/chain.ts';
+import { verifyChain } from '../../functions/audit/chain.ts';
+import {
+  type AuditIndex,
+  chainEntries,
+  existingEventIds,
+  listChainHeads,
+  queryAudit,
+} from '../../functions/audit/store.ts';
+
+export interface VerifyReport {
+  chains: number;
+  entries: number;
+  problems: ChainProblem[];
+  /** Heads claimed by a write that has not finished (its record is being retried or was dead-lettered). */
+  pendingClaims: string[];
+}
+
+export const verifyAuditTrail = async (): Promise<VerifyReport> => {
+  const heads = await listChainHeads();
+  const report: VerifyReport = { chains: heads.length, entries: 0, problems: [], pendingClaims: [] };
+  for (const head of heads.sort((a, b) => a.chainKey.localeCompare(b.chainKey))) {
+    const entries = await chainEntries(head.chainKey);
+    report.entries += entries.length;
+    const existing = await existingEventIds([head.eventId]);
+    const problem = verifyChain(head.chainKey, entries, head, (id) => existing.has(id));
+    if (problem) report.problems.push(problem);
+    else if (!existing.has(head.eventId)) report.pendingClaims.push(`${head.chainKey}#${head.seq}`);
+  }
+  return report;
+};
+
+export const describeProblem = (p: ChainProblem): string => {
+  switch (p.kind) {
+    case 'edited':
+      return `${p.chainKey} #${p.seq}: entry for event ${p.eventId} was modified (its hash no longer matches)`;
+    case 'broken-link':
+      return `${p.chainKey} #${p.seq}: entry for event ${p.eventId} does not link to the previous entry`;
+    case 'missing':
+      return `${p.chainKey} #${p.seq}: entry missing${p.after ? ` (after event ${p.after})` : ' (chain start)'}`;
+    case 'head-mismatch':
+      return `${p.chainKey} #${p.seq}: the newest entry does not match the chain head`;
+  }
+};
+
+export const main = async (argv: string[], print: (line: string) => void): Promise<number> => {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      patient: { type: 'string' },
+      actor: { type: 'string' },
+      resource: { type: 'string' },
+      limit: { type: 'string', default: '100' },
+    },
+  });
+  const [command] = positionals;
+  if (command === 'verify') {
+    const report = await verifyAuditTrail();
+    for (const problem of report.problems) print(`BROKEN ${describeProblem(problem)}`);
+    for (const claim of report.pendingClaims)
+      print(`pending ${claim}: write in progress or its record was dead-lettered`);
+    print(`${report.chains} chain(s), ${report.entries} entr(ies), ${report.problems.length} broken`);
+    return report.problems.length ? 1 : 0;
+  }
+  if (command === 'query') {
+    const [index, value]: [AuditIndex, string | undefined] = values.patient
+      ? ['byPatient', values.patient]
+      : values.actor
+        ? ['byActor', values.actor]
+        : ['byResource', values.resource];
+    if (!value) {
+      print('query needs --patient <id>, --actor <id> or --resource <type#id>');
+      return 2;
+    }
+    for (const e of await queryAudit(index, value, Number(values.limit))) {
+      print(
+        JSON.stringify({
+          occurredAt: e.occurredAt,
+          action: e.action,
+          actionCategory: e.actionCategory,
+          performedBy: e.performedBy,
+          performedByType: e.performedByType,
+          resourceType: e.resourceType,
+          resourceId: e.resourceId,
+          patientId: e.patientId,
+          description: e.description,
+          eventId: e.eventId,
+        }),
+      );
+    }
+    return 0;
+  }
+  print('usage: npm run audit -- verify | query --patient <id> | --actor <id> | --resource <type#id>');
+  return 2;
+};
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv.slice(2), (line) => console.log(line)).catch(
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : String(error));
+      return 1;
+    },
+  );
+}

@@ -1,0 +1,331 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../../infra/local/kafka/jvm.ts';
+import type { MskEvent } from '../../../shared/lambda/msk-event.ts';
+import { type EsmCase, type EsmHarness, eventually, newCase, offsetsOf, startHarness } from './harness.ts';
+
+const fixture = <T>(name: string): T =>
+  JSON.parse(readFileSync(join(REPO_ROOT, 'test/fixtures/aws', name), 'utf8')) as T;
+
+const fail = () => {
+  throw new Error('function failed');
+};
+
+/** Every key path of a JSON value (arrays collapse to `[]`), to compare shapes field for field. */
+const shape = (value: unknown, prefix = ''): string[] => {
+  if (Array.isArray(value)) return [`${prefix}[]`, ...value.flatMap((v) => shape(v, `${prefix}[]`))];
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).flatMap(([k, v]) => [
+      `${prefix}.${k}:${typeof v}`,
+      ...shape(v, `${prefix}.${k}`),
+    ]);
+  return [];
+};
+const uniq = (xs: string[]) => [...new Set(xs)].sort();
+
+/**
+ * The local ESM emulator against the real broker and a real SQS (ElasticMQ): one test per behaviour AWS
+ * documents for the MSK event-source mapping (docs/esm-emulator.md lists them with their sources).
+ */
+describe('ESM emulator', () => {
+  let h: EsmHarness;
+  let c: EsmCase | undefined;
+
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await c?.stop();
+    c = undefined;
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('builds events field for field as AWS documents them', async () => {
+    // Prepare
+    c = await newCase(h);
+    await c.produce(['{"hello":"msk"}']);
+    const events: MskEvent[] = [];
+    // Act
+    await c.start({ handler: (event) => void events.push(event) });
+    const event = await eventually(() => events[0], 'an invocation');
+    // Assess
+    const documented = fixture<MskEvent>('msk-event.json');
+    // Compare shapes under AWS's names: its topic-partition key and header name are examples.
+    const rename = (e: MskEvent) => ({
+      ...e,
+      records: {
+        'mytopic-0': Object.values(e.records)[0]?.map((r) => ({
+          ...r,
+          headers: r.headers.map((header) => ({ headerKey: Object.values(header)[0] })),
+        })),
+      },
+    });
+    expect(uniq(shape(rename(event)))).toEqual(uniq(shape(documented)));
+    expect(event.eventSource).toBe('aws:kafka');
+    expect(event.eventSourceArn).toMatch(/^arn:aws:kafka:[a-z0-9-]+:\d{12}:cluster\/[\w-]+\/[0-9a-f-]+-\d+$/);
+    expect(event.bootstrapServers).toBe(h.brokers.join(','));
+    expect(Object.keys(event.records)).toEqual([`${c.topic}-0`]);
+    const [record] = event.records[`${c.topic}-0`] ?? [];
+    expect(record).toMatchObject({ topic: c.topic, partition: 0, offset: 0, timestampType: 'CREATE_TIME' });
+    expect(Buffer.from(record?.key ?? '', 'base64').toString()).toBe('k0');
+    expect(Buffer.from(record?.value ?? '', 'base64').toString()).toBe('{"hello":"msk"}');
+    expect(record?.headers).toEqual([{ 'event-type': [...Buffer.from('test')] }, { trace: [0, 1, 255] }]);
+  });
+
+  it('invokes with at most batchSize records', async () => {
+    // Prepare
+    c = await newCase(h, { batchSize: 3 });
+    await c.produce(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    const sizes: number[] = [];
+    // Act
+    await c.start({ handler: (event) => void sizes.push(offsetsOf(event).length) });
+    await eventually(async () => (await c?.committed()) === '7', 'all seven committed');
+    // Assess
+    expect(sizes).toEqual([3, 3, 1]);
+  });
+
+  it('keeps at most one batch in flight per partition, in offset order', async () => {
+    // Prepare
+    c = await newCase(h, { batchSize: 2 }, 3);
+    for (const p of [0, 1, 2]) await c.produce(['a', 'b', 'c', 'd'], p);
+    const inFlight = new Map<string, number>();
+    const maxInFlight = new Map<string, number>();
+    const seen = new Map<string, number[]>();
+    // Act
+    await c.start({
+      handler: async (event) => {
+        const key = Object.keys(event.records)[0] as string;
+        inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+        maxInFlight.set(key, Math.max(maxInFlight.get(key) ?? 0, inFlight.get(key) ?? 0));
+        seen.set(key, [...(seen.get(key) ?? []), ...offsetsOf(event)]);
+        await new Promise((r) => setTimeout(r, 50));
+        inFlight.set(key, (inFlight.get(key) ?? 1) - 1);
+      },
+    });
+    for (const p of [0, 1, 2])
+      await eventually(async () => (await c?.committed(p)) === '4', `partition ${p}`);
+    // Assess
+    expect([...maxInFlight.values()]).toEqual([1, 1, 1]);
+    for (const offsets of seen.values()) expect(offsets).toEqual([0, 1, 2, 3]);
+  });
+
+  it('commits offsets only after the invocation succeeds', async () => {
+    // Prepare
+    c = await newCase(h);
+    await c.produce(['a', 'b']);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let invoked = false;
+    // Act
+    await c.start({
+      handler: async () => {
+        invoked = true;
+        await gate;
+      },
+    });
+    await eventually(() => invoked, 'the invocation');
+    const whileRunning = await c.committed();
+    release();
+    // Assess
+    expect(whileRunning).toBeUndefined();
+    await eventually(async () => (await c?.committed()) === '2', 'the commit after success');
+  });
+
+  it('retries the configured number of times, bisecting, then sends one on-failure record and moves on', async () => {
+    // Prepare
+    c = await newCase(h, { batchSize: 4, retryAttempts: 3, bisectBatchOnError: true });
+    await c.produce(['bad', 'bad', 'bad', 'bad']);
+    const invocations: number[][] = [];
+    // Act
+    await c.start({
+      handler: (event) => {
+        invocations.push(offsetsOf(event));
+        const values = Object.values(event.records)
+          .flat()
+          .map((r) => Buffer.from(r.value ?? '', 'base64').toString());
+        if (values.includes('bad')) fail();
+      },
+    });
+    await eventually(async () => (await c?.committed()) === '4', 'the discarded range committed');
+    await c.produce(['ok']);
+    await eventually(async () => (await c?.committed()) === '5', 'the next record processed');
+    // Assess
+    expect(invocations).toEqual([[0, 1, 2, 3], [0, 1], [0], [0], [4]]);
+    const records = await c.onFailureRecords();
+    expect(records).toHaveLength(1);
+    const [record] = records;
+    expect(uniq(shape(record).filter((p) => !p.includes('recordsInfo.')))).toEqual(
+      uniq(shape(fixture('on-failure-sqs.json')).filter((p) => !p.includes('recordsInfo.'))),
+    );
+    expect(record).toMatchObject({
+      requestContext: {
+        functionArn: expect.stringMatching(/^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:esante-audit$/),
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: 4,
+      },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      version: '1.0',
+      KafkaBatchInfo: {
+        batchSize: 4,
+        eventSourceArn: expect.stringMatching(/^arn:aws:kafka:/),
+        bootstrapServers: h.brokers.join(','),
+        recordsInfo: {
+          [`${c.topic}-0`]: {
+            firstRecordOffset: '0',
+            lastRecordOffset: '3',
+            firstRecordTimestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+            lastRecordTimestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+          },
+        },
+      },
+    });
+    expect(record).not.toHaveProperty('payload');
+    expect(JSON.stringify(record)).not.toContain('bad');
+  });
+
+  it('retries the whole batch when bisection is off', async () => {
+    // Prepare
+    c = await newCase(h, { batchSize: 4, retryAttempts: 2, bisectBatchOnError: false });
+    await c.produce(['a', 'b', 'c']);
+    const invocations: number[][] = [];
+    // Act
+    await c.start({
+      handler: (event) => {
+        invocations.push(offsetsOf(event));
+        fail();
+      },
+    });
+    await eventually(async () => (await c?.committed()) === '3', 'the discarded batch committed');
+    // Assess
+    expect(invocations).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+    const records = await c.onFailureRecords();
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ requestContext: { approximateInvokeCount: 3 } });
+  });
+
+  it('resumes from the lowest failed offset of a partial batch response', async () => {
+    // Prepare
+    c = await newCase(h, { batchSize: 10 });
+    await c.produce(['a', 'b', 'c', 'd', 'e']);
+    const invocations: number[][] = [];
+    // Act
+    await c.start({
+      handler: (event) => {
+        invocations.push(offsetsOf(event));
+        const partition = Object.keys(event.records)[0] as string;
+        return invocations.length === 1
+          ? { batchItemFailures: [3, 2].map((offset) => ({ itemIdentifier: { partition, offset } })) }
+          : { batchItemFailures: [] };
+      },
+    });
+    await eventually(async () => (await c?.committed()) === '5', 'all committed');
+    // Assess
+    expect(invocations).toEqual([
+      [0, 1, 2, 3, 4],
+      [2, 3, 4],
+    ]);
+    expect(await c.onFailureRecords(0)).toHaveLength(0);
+  });
+
+  it('retries the whole batch when an identifier names a record that is not in the batch', async () => {
+    // Prepare
+    c = await newCase(h, { batchSize: 10 });
+    await c.produce(['a', 'b', 'c']);
+    const invocations: number[][] = [];
+    // Act
+    await c.start({
+      handler: (event) => {
+        invocations.push(offsetsOf(event));
+        const partition = Object.keys(event.records)[0] as string;
+        return invocations.length === 1
+          ? { batchItemFailures: [{ itemIdentifier: { partition, offset: 99 } }] }
+          : undefined;
+      },
+    });
+    await eventually(async () => (await c?.committed()) === '3', 'all committed');
+    // Assess
+    expect(invocations).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+  });
+
+  it('ignores batchItemFailures when ReportBatchItemFailures is off', async () => {
+    // Prepare
+    c = await newCase(h, { reportBatchItemFailures: false });
+    await c.produce(['a', 'b']);
+    let invocations = 0;
+    // Act
+    await c.start({
+      handler: (event) => {
+        invocations += 1;
+        const partition = Object.keys(event.records)[0] as string;
+        return { batchItemFailures: [{ itemIdentifier: { partition, offset: 0 } }] };
+      },
+    });
+    await eventually(async () => (await c?.committed()) === '2', 'all committed');
+    // Assess
+    expect(invocations).toBe(1);
+  });
+
+  it('sends the unprocessed tail of a partial response to the on-failure destination when retries run out', async () => {
+    // Prepare
+    c = await newCase(h, { batchSize: 10, retryAttempts: 1 });
+    await c.produce(['a', 'b', 'c', 'd']);
+    const invocations: number[][] = [];
+    // Act
+    await c.start({
+      handler: (event) => {
+        invocations.push(offsetsOf(event));
+        const partition = Object.keys(event.records)[0] as string;
+        return { batchItemFailures: [{ itemIdentifier: { partition, offset: 1 } }] };
+      },
+    });
+    await eventually(async () => (await c?.committed()) === '4', 'the tail committed');
+    // Assess
+    expect(invocations).toEqual([
+      [0, 1, 2, 3],
+      [1, 2, 3],
+    ]);
+    const [record, ...more] = await c.onFailureRecords();
+    expect(more).toHaveLength(0);
+    expect(record).toMatchObject({
+      requestContext: { approximateInvokeCount: 2 },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST' },
+      KafkaBatchInfo: {
+        batchSize: 3,
+        recordsInfo: { [`${c.topic}-0`]: { firstRecordOffset: '1', lastRecordOffset: '3' } },
+      },
+    });
+    expect(record?.responseContext).not.toHaveProperty('functionError');
+  });
+
+  it('treats an invocation that outlives the function timeout as a function error', async () => {
+    // Prepare
+    c = await newCase(h, { timeoutSeconds: 0.2, retryAttempts: 0 });
+    await c.produce(['slow']);
+    let remainingAtStart = -1;
+    // Act
+    await c.start({
+      handler: async (_event, context) => {
+        remainingAtStart = context.getRemainingTimeInMillis();
+        await new Promise((r) => setTimeout(r, 1_000));
+      },
+    });
+    await eventually(async () => (await c?.committed()) === '1', 'the discarded record committed');
+    // Assess
+    expect(remainingAtStart).toBeGreaterThan(0);
+    expect(remainingAtStart).toBeLessThanOrEqual(200);
+    const records = await c.onFailureRecords();
+    expect(records).toMatchObject([{ responseContext: { functionError: 'Unhandled' } }]);
+  });
+});
