@@ -141,10 +141,11 @@ function serverProperties(port: number, controllerPort: number, dataDir: string)
 /** Formats the KRaft storage unless it already is (a restart keeps the data and the cluster id). */
 async function formatStorage(dataDir: string, propsFile: string, logDir: string): Promise<void> {
   if (existsSync(join(dataDir, 'kraft-logs', 'meta.properties'))) return;
-  // A Kafka Uuid is 16 random bytes in URL-safe base64 without padding.
+  // A Kafka Uuid is 16 random bytes in URL-safe base64 without padding. It may start with '-', which the
+  // tool's argument parser would take for an option (1 run in 64 failed so): pass it as --cluster-id=<id>.
   const clusterId = randomBytes(16).toString('base64url');
   const result = await runJava(
-    ['kafka.tools.StorageTool', 'format', '--ignore-formatted', '-t', clusterId, '-c', propsFile],
+    ['kafka.tools.StorageTool', 'format', '--ignore-formatted', `--cluster-id=${clusterId}`, '-c', propsFile],
     join(logDir, 'tools-log4j2.properties'),
   );
   if (result.code !== 0) {
