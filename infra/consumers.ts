@@ -122,6 +122,15 @@ export const CONSUMERS = [
   },
 ] as const satisfies readonly ConsumerDefinition[];
 
+/**
+ * An MSK event-source mapping reads ONE topic (the Lambda API's `Topics` holds exactly one item), and its
+ * consumer group id "must be unique among all your Kafka event sources"
+ * (https://docs.aws.amazon.com/lambda/latest/dg/kafka-consumer-group-id.html). A consumer reading several
+ * topics therefore gets one mapping per topic, each in the group `<groupId>.<topic>`.
+ */
+export const esmConsumerGroupId = (consumer: Pick<ConsumerDefinition, 'groupId'>, topic: string): string =>
+  `${consumer.groupId}.${topic}`;
+
 export type ConsumerName = (typeof CONSUMERS)[number]['name'];
 
 export const consumerByName = (name: string): ConsumerDefinition | undefined =>

@@ -15,14 +15,9 @@ export const mskKafkaVersion = (localVersion: string): string => {
   return Number(major) >= 4 ? `${major}.${minor}.x.kraft` : `${major}.${minor}.x`;
 };
 
-/**
- * An MSK event-source mapping reads ONE topic (the Lambda API's `Topics` holds exactly one item), and its
- * consumer group id "must be unique among all your Kafka event sources"
- * (https://docs.aws.amazon.com/lambda/latest/dg/kafka-consumer-group-id.html). A consumer reading several
- * topics therefore gets one mapping per topic, each in the group `<groupId>.<topic>`.
- */
-export const esmConsumerGroupId = (consumer: Pick<ConsumerDefinition, 'groupId'>, topic: string): string =>
-  `${consumer.groupId}.${topic}`;
+import { esmConsumerGroupId } from '../consumers.ts';
+
+export { esmConsumerGroupId };
 
 /**
  * IAM resource ARNs of one MSK cluster, built from its ARN
