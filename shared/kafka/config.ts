@@ -136,12 +136,22 @@ export const toKafkaConfig = (config: BusConfig, brokers: string[]): KafkaConfig
   };
 };
 
+/**
+ * kafkajs 2 warns once per process that its default partitioner changed in v2. We use that default on
+ * purpose (murmur2, as the Java client: a key lands on the same partition whoever produces it).
+ */
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
 /** kafkajs logs go through our logger; they carry broker and protocol details, not record payloads. */
 const kafkajsLogCreator =
   () =>
   ({ level, namespace, log }: { level: number; namespace: string; log: { message: string } }) => {
     const { message, ...rest } = log;
     const entry = { namespace, ...pickSafe(rest) };
+    // The seed's bounded retries (8) are deliberate: a publish that cannot be acknowledged must reject so the
+    // caller sees it; kafkajs warns about this for idempotent producers on every connect.
+    if (message.startsWith('Limiting retries for the idempotent producer'))
+      return logger.debug(`kafkajs: ${message}`, entry);
     if (level <= logLevel.ERROR) logger.error(`kafkajs: ${message}`, entry);
     else if (level === logLevel.WARN) logger.warn(`kafkajs: ${message}`, entry);
     else logger.debug(`kafkajs: ${message}`, entry);

@@ -1,4 +1,11 @@
-import type { Kafka, Message, Producer, RecordMetadata, TopicMessages } from 'kafkajs';
+import {
+  type Kafka,
+  type Message,
+  Partitioners,
+  type Producer,
+  type RecordMetadata,
+  type TopicMessages,
+} from 'kafkajs';
 import { EventBusError, EventValidationError, UnknownTopicError } from '../errors.ts';
 import { isCatalogTopic, type PayloadOf, type Topic } from '../events/catalog.ts';
 import { type EncodedEvent, type EventMeta, encodeEvent } from '../events/envelope.ts';
@@ -71,6 +78,7 @@ export class KafkaProducer {
       const kafka = typeof source === 'function' ? await source() : (source ?? (await createKafka()));
       const producer = kafka.producer({
         allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
         idempotent: this.#options.idempotent,
         maxInFlightRequests: this.#options.idempotent ? 1 : 5,
       });
