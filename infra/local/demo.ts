@@ -33,6 +33,20 @@ export interface DemoResult {
   missing: string[];
 }
 
+/**
+ * The health data the demo's events carry, as real ones would: synthetic but realistic, unique to the run
+ * (so a leak is attributable), never printed. test/e2e/phi-logs.test.ts checks the demo's output for them.
+ */
+export const demoPhi = (run: string) => ({
+  patientEmail: `patient-${run}@example.org`,
+  doctorEmail: `doctor-${run}@example.org`,
+  patientFirstName: `Camille-${run}`,
+  patientLastName: `Durand-${run}`,
+  doctorFirstName: `Louise-${run}`,
+  doctorLastName: `Martin-${run}`,
+  reason: `Douleur thoracique à l'effort depuis trois jours, essoufflement (${run})`,
+});
+
 const header = (record: RawRecord, name: string) => record.headers[name]?.toString('utf8');
 
 /** The demo's expectations, ticked off as they are observed; each prints once. */
@@ -101,8 +115,9 @@ export const playDemo = async (options: DemoOptions, observer: DemoObserver): Pr
     appointment: `apt-${run}`,
     completed: `apt-${run}-2`,
   };
-  // Synthetic addresses: used to read the e-mails back, never printed.
-  const emails = { patient: `patient-${run}@example.org`, doctor: `doctor-${run}@example.org` };
+  // Synthetic PHI: the addresses are also used to read the e-mails back; none of it is ever printed.
+  const phi = demoPhi(run);
+  const emails = { patient: phi.patientEmail, doctor: phi.doctorEmail };
   const published = new Map<string, string>(); // eventId → topic
   const track = (eventId: string, topic: string) => {
     published.set(eventId, topic);
@@ -191,13 +206,27 @@ export const playDemo = async (options: DemoOptions, observer: DemoObserver): Pr
     print('— Registrations (the notification function keeps a contact projection from them)');
     await publish(
       TOPICS.USER_REGISTERED,
-      { userId: ids.patient, email: emails.patient, role: 'patient', firstName: 'Demo', language: 'fr' },
+      {
+        userId: ids.patient,
+        email: emails.patient,
+        role: 'patient',
+        firstName: phi.patientFirstName,
+        lastName: phi.patientLastName,
+        language: 'fr',
+      },
       { id: ids.patient, type: 'patient' },
       ['audit', 'notification'],
     );
     await publish(
       TOPICS.USER_REGISTERED,
-      { userId: ids.doctor, email: emails.doctor, role: 'doctor', firstName: 'Demo', language: 'fr' },
+      {
+        userId: ids.doctor,
+        email: emails.doctor,
+        role: 'doctor',
+        firstName: phi.doctorFirstName,
+        lastName: phi.doctorLastName,
+        language: 'fr',
+      },
       { id: ids.doctor, type: 'doctor' },
       ['audit', 'notification'],
     );
@@ -212,7 +241,7 @@ export const playDemo = async (options: DemoOptions, observer: DemoObserver): Pr
         patientId: ids.patient,
         doctorId: ids.doctor,
         ...when,
-        reason: 'Demo',
+        reason: phi.reason,
       },
       { id: ids.patient, type: 'patient' },
       ['audit', 'notification'],

@@ -11,14 +11,22 @@
  *
  * Environment: KAFKA_BROKERS (or MSK_CLUSTER_ARN …), ESM_DLQ_URL and SQS_ENDPOINT for the SQS queue.
  */
-import { parseArgs } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, parseEnv } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Kafka } from 'kafkajs';
 import { createKafka } from '../../shared/kafka/config.ts';
+import { originalRecord } from '../../shared/kafka/dlq.ts';
+import { producer as sharedProducer } from '../../shared/kafka/producer.ts';
 import type { RawRecord } from '../../shared/kafka/record.ts';
-import { awsClientConfig } from '../../shared/lambda/clients.ts';
+import { awsClientConfig, resetClients } from '../../shared/lambda/clients.ts';
 import { toMskEvent } from '../../shared/lambda/msk-event.ts';
-import { CONSUMERS, consumerByName } from '../consumers.ts';
+import { CONSUMERS, type ConsumerDefinition, consumerByName } from '../consumers.ts';
+import { lambdaContext } from '../local/esm/context.ts';
+import { loadHandler } from '../local/esm/emulator.ts';
+import { LOCAL_CLUSTER_ARN, localFunctionName } from '../local/esm/source.ts';
+import { START_ENV_FILE } from '../local/invoke.ts';
 import { DEAD_LETTER_QUEUE } from '../resources.ts';
 import {
   acknowledgeSqs,
@@ -26,7 +34,9 @@ import {
   describeRecords,
   listKafkaDeadLetters,
   listSqsDeadLetters,
+  phiValuesOf,
   recordsOf,
+  scrub,
 } from './dlq.ts';
 
 export interface DlqContext {
@@ -40,25 +50,26 @@ export const listEntries = async (ctx: DlqContext, source?: string): Promise<Dlq
   ...(source === 'kafka' || !ctx.sqs ? [] : await listSqsDeadLetters(ctx.sqs.client, ctx.sqs.queueUrl)),
 ];
 
-const functionFor = (entry: DlqEntry, override?: string) => {
-  const name =
-    override ??
-    CONSUMERS.find((c) => entry.failedBy.endsWith(`esante-${c.name}`) || entry.failedBy === c.name)?.name;
-  const fn = name ? consumerByName(name) : undefined;
-  if (name && !fn) throw new Error(`No consumer function named "${name}" in infra/consumers.ts`);
+/**
+ * The consumer an SQS entry's function ARN names (`…:function:<prefix>esante-<name>[:qualifier]`), or the
+ * one given with --function.
+ */
+const functionFor = (entry: DlqEntry, override?: string): ConsumerDefinition => {
+  if (override) {
+    const fn = consumerByName(override);
+    if (!fn) throw new Error(`No consumer function named "${override}" in infra/consumers.ts`);
+    return fn;
+  }
+  const name = entry.failedBy.split(':function:')[1]?.split(':')[0] ?? entry.failedBy;
+  const fn = CONSUMERS.find((c) => name === c.name || name.endsWith(localFunctionName(c.name)));
+  if (!fn) throw new Error(`${entry.id}: no consumer function matches ${entry.failedBy}; use --function`);
   return fn;
 };
 
 /** Hands records to a function in-process, as its ESM would (an MSK event, a Lambda-like context). */
-const invokeFunction = async (fnName: string, records: RawRecord[], bootstrapServers: string) => {
-  const fn = consumerByName(fnName);
-  if (!fn) throw new Error(`Unknown function ${fnName}`);
-  const { lambdaContext } = await import('../local/esm/context.ts');
-  const { LOCAL_CLUSTER_ARN } = await import('../local/esm/source.ts');
-  const module = (await import(`../../${fn.entry}`)) as {
-    handler: (e: unknown, c: unknown) => Promise<unknown>;
-  };
-  const response = (await module.handler(
+const invokeFunction = async (fn: ConsumerDefinition, records: RawRecord[], bootstrapServers: string) => {
+  const handler = await loadHandler(fn.entry);
+  const response = (await handler(
     toMskEvent(records, { eventSourceArn: LOCAL_CLUSTER_ARN, bootstrapServers }),
     lambdaContext(fn),
   )) as { batchItemFailures?: unknown[] } | undefined;
@@ -70,6 +81,7 @@ export const replayEntry = async (
   entry: DlqEntry,
   options: { function?: string; keep?: boolean } = {},
 ): Promise<{ id: string; records: number; target: string; failures: number }> => {
+  if (entry.ranges.length === 0) throw new Error(`${entry.id}: names no Kafka records to replay`);
   const records = await recordsOf(ctx.kafka, entry);
   const expected = entry.ranges.reduce((n, r) => n + Number(BigInt(r.last) - BigInt(r.first) + 1n), 0);
   if (records.length < expected) {
@@ -82,7 +94,7 @@ export const replayEntry = async (
   let target: string;
   if (fn) {
     const bootstrap = (process.env.KAFKA_BROKERS ?? '').trim();
-    failures = (await invokeFunction(fn.name, records, bootstrap)).length;
+    failures = (await invokeFunction(fn, records, bootstrap)).length;
     target = `function ${fn.name}`;
   } else {
     const producer = ctx.kafka.producer({
@@ -134,21 +146,30 @@ export const main = async (argv: string[], ctx: DlqContext): Promise<number> => 
   switch (command) {
     case 'list':
       for (const e of entries) {
+        // An error message should never quote a payload; if a careless one does, its PHI is not printed.
+        const reason = e.letter ? scrub(e.reason, phiValuesOf([originalRecord(e.letter)])) : e.reason;
         const where = e.ranges.map(
           (r) => `${r.topic}-${r.partition}@${r.first}${r.last === r.first ? '' : `..${r.last}`}`,
         );
-        ctx.print(`${e.id}\t${e.timestamp}\t${where.join(',')}\t${e.failedBy}\t${e.reason}`);
+        ctx.print(`${e.id}\t${e.timestamp}\t${where.join(',')}\t${e.failedBy}\t${reason}`);
       }
       ctx.print(`${entries.length} dead letter(s)`);
       return 0;
     case 'show': {
       const entry = pick(ids[0] ?? '');
-      const records = describeRecords(await recordsOf(ctx.kafka, entry), values['show-phi']);
+      const raw = await recordsOf(ctx.kafka, entry);
       const { letter: _letter, sqs, ...summary } = entry;
-      ctx.print(JSON.stringify({ ...summary, onFailure: sqs?.body, records }, null, 2));
+      const text = JSON.stringify(
+        { ...summary, onFailure: sqs?.body, records: describeRecords(raw, values['show-phi']) },
+        null,
+        2,
+      );
+      // The PHI fields are replaced field by field; the scrub also catches their values quoted elsewhere.
+      ctx.print(values['show-phi'] ? text : scrub(text, phiValuesOf(raw)));
       return 0;
     }
     case 'replay': {
+      if (!values.all && ids.length === 0) throw new Error('replay needs entry ids or --all');
       const chosen = values.all ? entries : ids.map(pick);
       let failed = 0;
       for (const entry of chosen) {
@@ -168,11 +189,21 @@ export const main = async (argv: string[], ctx: DlqContext): Promise<number> => 
   }
 };
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/** While `npm start` runs, the endpoints it wrote fill in what the environment does not set (as for invoke). */
+const loadStartEnv = (): void => {
+  if (!existsSync(START_ENV_FILE)) return;
+  for (const [name, value] of Object.entries(parseEnv(readFileSync(START_ENV_FILE, 'utf8')))) {
+    if (process.env[name] === undefined) process.env[name] = value;
+  }
+};
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  loadStartEnv();
   const queueUrl = process.env[DEAD_LETTER_QUEUE.env];
+  const sqs = queueUrl ? new SQSClient(awsClientConfig('sqs')) : undefined;
   const ctx: DlqContext = {
     kafka: await createKafka(),
-    ...(queueUrl ? { sqs: { client: new SQSClient(awsClientConfig('sqs')), queueUrl } } : {}),
+    ...(sqs && queueUrl ? { sqs: { client: sqs, queueUrl } } : {}),
     print: (line) => console.log(line),
   };
   try {
@@ -180,5 +211,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     process.exitCode = 1;
+  } finally {
+    // A function replayed in-process may have opened the shared producer and the cached AWS/DLQ clients.
+    await sharedProducer.disconnect().catch(() => undefined);
+    await resetClients();
+    sqs?.destroy();
   }
 }
