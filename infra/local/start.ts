@@ -8,6 +8,7 @@ import { provisionTopics } from '../../shared/kafka/admin.ts';
 import { createKafka } from '../../shared/kafka/config.ts';
 import { producer } from '../../shared/kafka/producer.ts';
 import { ENDPOINT_ENV } from '../../shared/lambda/clients.ts';
+import { recordRetryEnv } from '../../shared/lambda/settings.ts';
 import { logger } from '../../shared/log.ts';
 import { CONSUMERS } from '../consumers.ts';
 import { type LocalAws, startLocalAws } from './aws/index.ts';
@@ -31,6 +32,18 @@ import { LOCAL_DIR } from './kafka/jvm.ts';
  * `--demo --exit` exits once they are done: 0 when every step was observed, 1 otherwise. With `--exit`
  * every server it starts takes a free port, so it can run beside another stack (tests, CI).
  */
+/**
+ * The in-function retry policy of consumers.ts, as the CDK app hands it to each Lambda (RECORD_RETRY). The
+ * emulator runs every function in this one process, so they share one value: refuse to start if
+ * consumers.ts ever gives them different policies rather than silently running another one.
+ */
+const localRecordRetryEnv = (): Record<string, string> => {
+  const policies = new Set(CONSUMERS.map((c) => JSON.stringify(c.recordRetry)));
+  if (policies.size !== 1)
+    throw new Error('npm start runs all consumers in one process: give them one recordRetry');
+  return recordRetryEnv(CONSUMERS[0].recordRetry);
+};
+
 interface Stack {
   env: Record<string, string>;
   port: number;
@@ -89,7 +102,7 @@ export const startStack = async (options: { freePorts: boolean }): Promise<Stack
       options.freePorts ? { dynamoPort: 0, sesPort: 0, sqsPort: 0 } : {},
     );
     stops.push(() => aws.stop());
-    Object.assign(process.env, aws.env);
+    Object.assign(process.env, aws.env, localRecordRetryEnv());
     for (const name of Object.values(ENDPOINT_ENV)) if (aws.env[name]) say(`  ${name}=${aws.env[name]}`);
 
     const kafka = await createKafka();

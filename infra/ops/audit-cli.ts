@@ -8,7 +8,9 @@
  *
  * Environment: AUDIT_TABLE and DYNAMODB_ENDPOINT (locally), as the audit function uses them.
  */
-import { parseArgs } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, parseEnv } from 'node:util';
 import type { ChainProblem } from '../../functions/audit/chain.ts';
 import { verifyChain } from '../../functions/audit/chain.ts';
 import {
@@ -18,6 +20,15 @@ import {
   listChainHeads,
   queryAudit,
 } from '../../functions/audit/store.ts';
+import { START_ENV_FILE } from '../local/invoke.ts';
+
+/** While `npm start` runs, its endpoints (.local/start.env) fill in what the environment does not set. */
+const loadStartEnv = (): void => {
+  if (!existsSync(START_ENV_FILE)) return;
+  for (const [name, value] of Object.entries(parseEnv(readFileSync(START_ENV_FILE, 'utf8')))) {
+    if (process.env[name] === undefined && value !== undefined) process.env[name] = value;
+  }
+};
 
 export interface VerifyReport {
   chains: number;
@@ -106,7 +117,8 @@ export const main = async (argv: string[], print: (line: string) => void): Promi
   return 2;
 };
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  loadStartEnv();
   process.exitCode = await main(process.argv.slice(2), (line) => console.log(line)).catch(
     (error: unknown) => {
       console.error(error instanceof Error ? error.message : String(error));
