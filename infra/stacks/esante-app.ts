@@ -42,7 +42,7 @@ export const buildApp = (app: App): EsanteStacks => {
     emailIdentity: data.emailIdentity,
     configurationSetName: data.configurationSet.configurationSetName,
   });
-  consumers.addDependency(bus, 'topics exist before the mappings read them');
+  consumers.addStackDependency(bus, 'topics exist before the mappings read them');
   Tags.of(app).add('project', 'esante-event-bus');
   Tags.of(app).add('stage', stage.name);
   return { network, bus, data, consumers };
