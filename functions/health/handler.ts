@@ -1,6 +1,5 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { injectLambdaContext, middy } from '../../shared/lambda/middy.ts';
 import { logger } from '../../shared/log.ts';
 import { kafkaHealthResponse } from './health.ts';
 

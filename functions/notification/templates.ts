@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../../shared/events/fields.ts';
 
 export const LANGUAGES = ['fr', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];

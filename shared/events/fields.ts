@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** zod for functions, through shared/ so bundles use the layer's copy (docs/benchmarks.md, row 4). */
+export { z };
+
 /** Reusable field types for catalog schemas. Ids are opaque strings; dates are ISO 8601. */
 export const id = z.string().min(1).max(128);
 export const isoDate = z.iso.date();

@@ -1,5 +1,4 @@
-import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
-import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
+import type { GetBootstrapBrokersCommand } from '@aws-sdk/client-kafka';
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import { ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
@@ -92,9 +91,12 @@ export const resolveBrokers = (config: BusConfig, client?: BootstrapClient): Pro
   const cacheKey = `${arn}|${config.auth}`;
   let pending = resolved.get(cacheKey);
   if (!pending) {
-    const api =
-      client ?? (new KafkaClient(config.region ? { region: config.region } : {}) as BootstrapClient);
-    pending = api.send(new GetBootstrapBrokersCommand({ ClusterArn: arn })).then((out) => {
+    // Loaded on first use: the Kafka API client costs ~190 ms of cold start and only a cluster-ARN setup
+    // needs it (docs/benchmarks.md, row 4).
+    pending = import('@aws-sdk/client-kafka').then(async ({ GetBootstrapBrokersCommand, KafkaClient }) => {
+      const api =
+        client ?? (new KafkaClient(config.region ? { region: config.region } : {}) as BootstrapClient);
+      const out = await api.send(new GetBootstrapBrokersCommand({ ClusterArn: arn }));
       const list =
         config.auth === 'iam'
           ? out.BootstrapBrokerStringSaslIam
@@ -102,7 +104,7 @@ export const resolveBrokers = (config: BusConfig, client?: BootstrapClient): Pro
             ? out.BootstrapBrokerStringSaslScram
             : (out.BootstrapBrokerStringTls ?? out.BootstrapBrokerString);
       if (!list) throw new ConfigError(`Cluster has no bootstrap brokers for auth=${config.auth}`);
-      return list.split(',').map((b) => b.trim());
+      return list.split(',').map((b: string) => b.trim());
     });
     pending.catch(() => resolved.delete(cacheKey));
     resolved.set(cacheKey, pending);
@@ -112,6 +114,7 @@ export const resolveBrokers = (config: BusConfig, client?: BootstrapClient): Pro
 
 /** Token provider for SASL/OAUTHBEARER with IAM (https://github.com/aws/aws-msk-iam-sasl-signer-js). */
 export const iamTokenProvider = (region: string) => async () => {
+  const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
   const { token } = await generateAuthToken({ region });
   return { value: token };
 };

@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Producer } from 'kafkajs';
 import { createKafka } from '../kafka/config.ts';
@@ -49,7 +48,6 @@ export const awsClientConfig = (
 };
 
 let documentClient: DynamoDBDocumentClient | undefined;
-let sesClient: SESv2Client | undefined;
 let dlqProducer: Promise<Producer> | undefined;
 
 /** DynamoDB document client; undefined attributes are dropped rather than rejected. */
@@ -60,9 +58,10 @@ export const dynamo = (): DynamoDBDocumentClient => {
   return documentClient;
 };
 
-export const ses = (): SESv2Client => {
-  sesClient ??= new SESv2Client(awsClientConfig('ses'));
-  return sesClient;
+const resets: (() => void)[] = [];
+/** Lets a client module kept apart (ses.ts) be reset with the others. */
+export const onResetClients = (reset: () => void): void => {
+  resets.push(reset);
 };
 
 /** A plain kafkajs producer for dead letters (acks=all per send); a failed connect is retried next time. */
@@ -86,10 +85,9 @@ export const deadLetters = (failedBy: string): DeadLetterPublisher =>
 /** Drops the cached clients (tests that change endpoints between files; not needed in Lambda). */
 export const resetClients = async (): Promise<void> => {
   documentClient?.destroy();
-  sesClient?.destroy();
   const producer = dlqProducer;
   documentClient = undefined;
-  sesClient = undefined;
+  for (const reset of resets) reset();
   dlqProducer = undefined;
   await producer?.then((p) => p.disconnect()).catch(() => undefined);
 };

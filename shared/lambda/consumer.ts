@@ -1,7 +1,5 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Topic } from '../events/catalog.ts';
 import type { BusEvent } from '../events/envelope.ts';
@@ -11,6 +9,7 @@ import type { RetryPolicy } from '../kafka/retry.ts';
 import { logger } from '../log.ts';
 import { type BatchOptions, processMskEvent } from './batch.ts';
 import { deadLetters } from './clients.ts';
+import { injectLambdaContext, middy } from './middy.ts';
 import type { KafkaBatchResponse } from './msk-event.ts';
 import { readRecordRetry } from './settings.ts';
 
