@@ -54,15 +54,25 @@ export const getChainHead = async (
  * never forks or skips. This relies on one writer per partition, which the event-source mapping guarantees
  * (one batch in flight per partition, records of a partition processed in order).
  */
+/**
+ * The head this container last wrote per chain. One writer per partition means it is normally current, which
+ * saves two reads per record; if another writer moved the head, the conditional claim fails and we re-read.
+ */
+const knownHeads = new Map<string, ChainHead>();
+
 export const putAuditEntry = async (entry: AuditEntry): Promise<boolean> => {
   const table = requireEnv(AUDIT_TABLE_ENV);
   if (await entryExists(table, entry.eventId)) return false;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const head = await getChainHead(entry.chainKey, table);
-    const resume = head && (head.eventId === entry.eventId || !(await entryExists(table, head.eventId)));
+    const cached = attempt === 0 ? knownHeads.get(entry.chainKey) : undefined;
+    const head = cached ?? (await getChainHead(entry.chainKey, table));
+    // A cached head is one whose entry this container wrote, so it is never an abandoned claim.
+    const resume =
+      head && (head.eventId === entry.eventId || (!cached && !(await entryExists(table, head.eventId))));
     const seq = head ? (resume ? head.seq : head.seq + 1) : 1;
     const prevHash = head ? (resume ? head.prevHash : head.hash) : GENESIS_HASH;
     const chained = chainEntry(entry, seq, prevHash);
+    knownHeads.delete(entry.chainKey);
     try {
       await dynamo().send(
         new PutCommand({
@@ -92,16 +102,26 @@ export const putAuditEntry = async (entry: AuditEntry): Promise<boolean> => {
       await dynamo().send(
         new PutCommand({ TableName: table, Item: chained, ConditionExpression: 'attribute_not_exists(pk)' }),
       );
-      return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+    knownHeads.set(entry.chainKey, {
+      chainKey: entry.chainKey,
+      seq,
+      hash: chained.hash,
+      prevHash,
+      eventId: entry.eventId,
+    });
+    return true;
   }
   throw new EventBusError('STORE_CONTENTION', `Audit chain ${entry.chainKey} kept moving; will retry`, {
     retryable: true,
   });
 };
+
+/** Forget cached chain heads (tests that rewrite the table behind the function's back). */
+export const forgetChainHeads = (): void => knownHeads.clear();
 
 /** Every chain (topic-partition) with its head, for verification. */
 export const listChainHeads = async (table = requireEnv(AUDIT_TABLE_ENV)): Promise<ChainHead[]> => {

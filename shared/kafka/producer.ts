@@ -182,6 +182,8 @@ export class KafkaProducer {
     );
     if (this.#queue.length >= this.#options.maxBatchSize) this.#startDrain();
     else this.#timer ??= setTimeout(() => this.#startDrain(), this.#options.lingerMs);
+    // One event (the common `publish`): its promise as is, no extra Promise.all and copy per event.
+    if (promises.length === 1) return promises[0] as Promise<RecordMetadata[]>;
     return Promise.all(promises).then((results) => dedupe(results.flat()));
   }
 
@@ -211,7 +213,10 @@ export class KafkaProducer {
         }
         const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
         const metadata = await producer.sendBatch({ topicMessages, acks: -1 });
-        for (const p of batch) p.resolve(metadata.filter((m) => m.topicName === p.topic));
+        // One metadata array per topic, shared by that topic's publishers (not a filter per event).
+        const perTopic = new Map<string, RecordMetadata[]>();
+        for (const m of metadata) perTopic.set(m.topicName, [...(perTopic.get(m.topicName) ?? []), m]);
+        for (const p of batch) p.resolve(perTopic.get(p.topic) ?? []);
         logger.debug('Kafka producer sent', { topics: [...byTopic.keys()], count: batch.length });
       } catch (cause) {
         const topics = [...new Set(batch.map((p) => p.topic))];
