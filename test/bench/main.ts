@@ -1,0 +1,243 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { consumerByName } from '../../infra/consumers.ts';
+import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
+import { TABLES } from '../../infra/resources.ts';
+import { recordRetryEnv } from '../../shared/lambda/settings.ts';
+import { auditHandler, benchConsumerUtility, benchEsm, noopHandler, prefill } from './consumer.ts';
+import { BENCH_DIR, machineInfo, startBenchBroker, startBenchDynamo } from './env.ts';
+import { BENCH_TOPICS, encodedFor } from './events.ts';
+import { javaProducerPerformance, kafkaEndToEndLatency } from './kafka-tools.ts';
+import { benchLambda } from './lambda.ts';
+import { benchLatency } from './latency.ts';
+import { benchMemory } from './memory.ts';
+import { benchOurs, benchRaw, benchSeedStyle, PRODUCER_SETTINGS } from './producer.ts';
+import { type BenchResults, goals, machineText, markdownTable, tableRows } from './report.ts';
+
+/**
+ * The bench itself (run.ts sets the environment first). `npm run bench` (full run, writes docs/benchmarks.{md,json,png}) and `npm run bench -- --quick` (a smoke
+ * run with small counts, written to .local/bench/quick unless --out says otherwise). One local broker of its
+ * own, every row beside its peer, one table on stdout.
+ */
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    render: { type: 'string' },
+  },
+});
+const quick = args.quick === true;
+const outDir =
+  args.out ??
+  (args.render ? dirname(args.render) : quick ? join(BENCH_DIR, 'quick') : join(REPO_ROOT, 'docs'));
+
+/** Counts per mode: the full run fits a 2-core machine in well under 15 minutes. */
+const SIZES = quick
+  ? {
+      rounds: 1,
+      producerEvents: 5_000,
+      seedEvents: 300,
+      javaRecords: 10_000,
+      consumerRecords: 1_000,
+      auditRecords: 1_000,
+      latency: { perSecond: 50, seconds: 4 },
+      kafkaE2eMessages: 200,
+      coldInitRuns: 3,
+      memory: { events: 20_000, warmup: 2_000 },
+    }
+  : {
+      rounds: 5,
+      producerEvents: 50_000,
+      seedEvents: 3_000,
+      javaRecords: 300_000,
+      consumerRecords: 10_000,
+      auditRecords: 3_000,
+      latency: { perSecond: 50, seconds: 30 },
+      kafkaE2eMessages: 2_000,
+      coldInitRuns: 15,
+      memory: { events: 1_000_000, warmup: 10_000 },
+    };
+
+const step = (what: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}`);
+
+const started = new Date();
+const t0 = performance.now();
+const command = quick ? 'npm run bench -- --quick' : 'npm run bench';
+step(`${command}: output to ${relative(REPO_ROOT, outDir) || '.'}`);
+
+const measure = async (): Promise<BenchResults> => {
+  const machine = await machineInfo();
+  step('row 4: Lambda bundles and cold init');
+  const lambda = await benchLambda(SIZES.coldInitRuns);
+
+  step('starting the bench broker');
+  const broker = await startBenchBroker();
+  const { kafka, brokers } = broker;
+  let results: BenchResults | undefined;
+  let failed = false;
+  try {
+    step('row 1: producer throughput (interleaved rounds)');
+    const producer: BenchResults['producer'] = { ours: [], raw: [], seedStyle: [], java: [] };
+    // A first, unmeasured pass warms the JIT and the broker's log segments for every Node peer alike.
+    await benchOurs(kafka, Math.min(5_000, SIZES.producerEvents));
+    await benchRaw(kafka, Math.min(5_000, SIZES.producerEvents));
+    for (let round = 0; round < SIZES.rounds; round++) {
+      // Alternate who goes first, so neither Node peer always runs right after the JVM or the other.
+      if (round % 2 === 0) {
+        producer.ours.push(await benchOurs(kafka, SIZES.producerEvents));
+        producer.raw.push(await benchRaw(kafka, SIZES.producerEvents));
+      } else {
+        producer.raw.push(await benchRaw(kafka, SIZES.producerEvents));
+        producer.ours.push(await benchOurs(kafka, SIZES.producerEvents));
+      }
+      producer.seedStyle.push(await benchSeedStyle(kafka, SIZES.seedEvents));
+      const java = await javaProducerPerformance(brokers, SIZES.javaRecords);
+      producer.java.push(java);
+      step(
+        `  round ${round + 1}: ours ${Math.round(producer.ours.at(-1)?.perSecond ?? 0)}/s, raw ${Math.round(producer.raw.at(-1)?.perSecond ?? 0)}/s, seed ${Math.round(producer.seedStyle.at(-1)?.perSecond ?? 0)}/s, java ${Math.round(java.perSecond)}/s`,
+      );
+    }
+
+    step('row 5: producer memory (child process)');
+    const memory = await benchMemory(brokers, SIZES.memory.events, SIZES.memory.warmup);
+
+    step('rows 2-3: local DynamoDB');
+    const dynamo = await startBenchDynamo();
+    try {
+      const audit = consumerByName('audit');
+      if (!audit) throw new Error('infra/consumers.ts has no audit consumer');
+      // What the audit function reads from its environment (the emulator's caller provides it).
+      Object.assign(process.env, dynamo.env, {
+        [TABLES.audit.env]: TABLES.audit.name,
+        KAFKA_BROKERS: brokers.join(','),
+        ...recordRetryEnv(audit.recordRetry),
+      });
+      const handler = await auditHandler();
+
+      step('row 2: consumer throughput');
+      const total = await prefill(kafka, SIZES.consumerRecords);
+      const timeoutMs = 300_000;
+      const consumer: BenchResults['consumer'] = { utility: [], esmAudit: [], esmNoop: [] };
+      for (let round = 0; round < SIZES.rounds; round++) {
+        consumer.utility.push(await benchConsumerUtility(kafka, total, timeoutMs));
+        consumer.esmNoop.push(await benchEsm(kafka, brokers, total, noopHandler(), timeoutMs));
+        await dynamo.resetAuditTable();
+        consumer.esmAudit.push(await benchEsm(kafka, brokers, total, handler, timeoutMs, SIZES.auditRecords));
+        step(
+          `  round ${round + 1}: utility ${Math.round(consumer.utility.at(-1)?.perSecond ?? 0)}/s, no-op ${Math.round(consumer.esmNoop.at(-1)?.perSecond ?? 0)}/s, audit ${Math.round(consumer.esmAudit.at(-1)?.perSecond ?? 0)}/s`,
+        );
+      }
+
+      step('row 3: end-to-end latency');
+      await dynamo.resetAuditTable();
+      const ours = await benchLatency(kafka, brokers, handler, SIZES.latency);
+      const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.latency, 0).value);
+      const kafkaE2e = await kafkaEndToEndLatency(kafka, brokers, SIZES.kafkaE2eMessages, valueBytes);
+
+      results = {
+        mode: quick ? 'quick' : 'full',
+        command,
+        startedAt: started.toISOString(),
+        durationS: 0,
+        machine,
+        settings: {
+          valueBytes: Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value),
+          producer: { ...PRODUCER_SETTINGS, acks: 'all' },
+          esmBatchingWindowMs: audit.maxBatchingWindowSeconds * 1000,
+          rounds: SIZES.rounds,
+        },
+        producer,
+        consumer,
+        latency: { ours, kafka: kafkaE2e },
+        lambda,
+        memory,
+      };
+    } finally {
+      await dynamo.stop();
+    }
+  } catch (error) {
+    step(`failed; broker logs kept under ${relative(REPO_ROOT, BENCH_DIR)}`);
+    failed = true;
+    throw error;
+  } finally {
+    step('stopping the bench broker');
+    await broker.stop(failed);
+  }
+  if (!results) throw new Error('no results');
+  results.durationS = Math.round((performance.now() - t0) / 1000);
+  return results;
+};
+
+// --render FILE: rewrite the table, markdown and chart from an earlier run's JSON without measuring.
+const results: BenchResults = args.render
+  ? (JSON.parse(await readFile(args.render, 'utf8')) as BenchResults)
+  : await measure();
+const table = markdownTable(tableRows(results));
+console.log(`\n${table}\n`);
+
+const missed = goals(results).filter((g) => !g.met);
+await mkdir(outDir, { recursive: true });
+const jsonFile = join(outDir, 'benchmarks.json');
+await writeFile(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+
+let analysis = '';
+try {
+  analysis = await readFile(join(REPO_ROOT, 'test/bench/analysis.md'), 'utf8');
+} catch {}
+const md = [
+  '# Benchmarks',
+  '',
+  `Generated by \`${results.command}\` (test/bench/run.ts) on ${results.startedAt.slice(0, 10)} in ${results.durationS} s; raw figures in [benchmarks.json](benchmarks.json), chart in [benchmarks.png](benchmarks.png).`,
+  '',
+  '## Machine',
+  '',
+  machineText(results.machine),
+  '',
+  '## Results',
+  '',
+  `Events are catalog events of ${results.settings.valueBytes} bytes serialized (a clinical note in the PHI free-text field); acks=all everywhere; our producer with linger ${PRODUCER_SETTINGS.lingerMs} ms and at most ${PRODUCER_SETTINGS.maxBatchSize} events per request.`,
+  '',
+  table,
+  '',
+  '![Benchmarks](benchmarks.png)',
+  '',
+  '## Goals missed',
+  '',
+  missed.length === 0
+    ? 'None.'
+    : missed
+        .map(
+          (g) =>
+            `- Row ${g.row}, ${g.name}: ${g.value.toFixed(2)} against ${g.text} (${g.kind === 'min' ? `${((1 - g.value / g.limit) * 100).toFixed(0)} % short` : `${((g.value / g.limit - 1) * 100).toFixed(0)} % over`}).`,
+        )
+        .join('\n'),
+  '',
+  '## Commands',
+  '',
+  '```sh',
+  'npm run bench            # full run (~minutes), rewrites docs/benchmarks.{md,json,png}',
+  'npm run bench -- --quick # smoke run (< 2 min), writes .local/bench/quick/',
+  'npm run bench -- --render docs/benchmarks.json # table, markdown and chart again from the raw figures',
+  '```',
+  '',
+  analysis.trim(),
+  '',
+].join('\n');
+await writeFile(join(outDir, 'benchmarks.md'), md);
+
+step('chart');
+const chart = spawnSync(
+  'python3',
+  [join(REPO_ROOT, 'test/bench/chart.py'), jsonFile, join(outDir, 'benchmarks.png')],
+  {
+    encoding: 'utf8',
+  },
+);
+if (chart.status !== 0) {
+  const message = `chart not written: ${chart.stderr || chart.error?.message}`;
+  if (!quick) throw new Error(message);
+  step(message);
+}
+step(`done in ${results.durationS} s`);

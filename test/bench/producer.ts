@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka, Message } from 'kafkajs';
+import { KafkaProducer } from '../../shared/kafka/producer.ts';
+import { BENCH_TOPICS, metaFor, payloadFor } from './events.ts';
+import { rate } from './stats.ts';
+
+/**
+ * Row 1, the Node peers, all on the same broker, topic and ~1 KB events, acks=all:
+ * - ours: `KafkaProducer.publish` (validate, envelope, key, headers, linger/coalesce, one request in flight);
+ * - raw: kafkajs `sendBatch` of the same number of messages per request, idempotent, one request in
+ *   flight, acks -1 — the layer's own kafkajs settings, without validation or envelope building;
+ * - seed-style: the seed's `sendEvent`, one awaited `send` of one message per event (acks -1), its
+ *   producer settings (not idempotent), minus its console logging.
+ */
+export const PRODUCER_SETTINGS = { lingerMs: 5, maxBatchSize: 500 } as const;
+
+/** How many publishes a caller keeps outstanding: enough to fill two requests while one is in flight. */
+export const OUTSTANDING = PRODUCER_SETTINGS.maxBatchSize * 4;
+
+export interface Throughput {
+  events: number;
+  ms: number;
+  perSecond: number;
+}
+
+const topic = BENCH_TOPICS.producer;
+
+/**
+ * Calls `publishOne(i)` for i < count with at most `window` calls outstanding, as a busy service would.
+ * A counter and one waiter, so the driver costs O(1) per event (a Promise.race over the window would not).
+ */
+export const windowed = async (
+  count: number,
+  window: number,
+  publishOne: (i: number) => Promise<unknown>,
+  from = 0,
+): Promise<void> => {
+  let outstanding = 0;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const settle = () => {
+    outstanding--;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  for (let i = from; i < from + count; i++) {
+    outstanding++;
+    publishOne(i).then(settle, (error: unknown) => {
+      failure ??= error;
+      settle();
+    });
+    while (outstanding >= window) await new Promise<void>((resolve) => (wake = resolve));
+    if (failure) throw failure;
+  }
+  while (outstanding > 0) await new Promise<void>((resolve) => (wake = resolve));
+  if (failure) throw failure;
+};
+
+export const benchOurs = async (kafka: Kafka, events: number): Promise<Throughput> => {
+  const producer = new KafkaProducer({ kafka, handleSignals: false, ...PRODUCER_SETTINGS });
+  await producer.connect();
+  try {
+    const start = performance.now();
+    await windowed(events, OUTSTANDING, (i) => producer.publish(topic, payloadFor(topic, i), metaFor(i)));
+    await producer.flush();
+    const ms = performance.now() - start;
+    return { events, ms, perSecond: rate(events, ms) };
+  } finally {
+    await producer.disconnect();
+  }
+};
+
+/** The event a caller of raw kafkajs would build itself: the same fields, no validation. */
+const rawMessage = (i: number): Message => {
+  const payload = payloadFor(topic, i);
+  const eventId = randomUUID();
+  const timestamp = Date.now();
+  const value = JSON.stringify({
+    eventType: topic,
+    ...payload,
+    eventId,
+    schemaVersion: 1,
+    actor: metaFor(i).actor,
+    correlationId: eventId,
+    timestamp,
+    service: 'appointment-service',
+  });
+  return {
+    key: payload.appointmentId,
+    value,
+    // The same headers the layer writes (event-type, content-type, CloudEvents binding), so both send the
+    // same bytes per record.
+    headers: {
+      'event-type': topic,
+      'content-type': 'application/json',
+      ce_specversion: '1.0',
+      ce_id: eventId,
+      ce_source: '/esante/appointment-service',
+      ce_type: topic,
+      ce_time: new Date(timestamp).toISOString(),
+    },
+    timestamp: String(timestamp),
+  };
+};
+
+export const benchRaw = async (kafka: Kafka, events: number): Promise<Throughput> => {
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  try {
+    const start = performance.now();
+    for (let sent = 0; sent < events; sent += PRODUCER_SETTINGS.maxBatchSize) {
+      const n = Math.min(PRODUCER_SETTINGS.maxBatchSize, events - sent);
+      const messages = Array.from({ length: n }, (_, j) => rawMessage(sent + j));
+      await producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 });
+    }
+    const ms = performance.now() - start;
+    return { events, ms, perSecond: rate(events, ms) };
+  } finally {
+    await producer.disconnect();
+  }
+};
+
+export const benchSeedStyle = async (kafka: Kafka, events: number): Promise<Throughput> => {
+  const producer = kafka.producer({ allowAutoTopicCreation: false, transactionTimeout: 30_000 });
+  await producer.connect();
+  try {
+    const start = performance.now();
+    for (let i = 0; i < events; i++) {
+      await producer.send({ topic, messages: [rawMessage(i)], acks: -1 });
+    }
+    const ms = performance.now() - start;
+    return { events, ms, perSecond: rate(events, ms) };
+  } finally {
+    await producer.disconnect();
+  }
+};
