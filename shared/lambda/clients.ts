@@ -1,7 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Producer } from 'kafkajs';
-import { createKafka } from '../kafka/config.ts';
 import { DeadLetterPublisher } from '../kafka/dlq.ts';
 
 /**
@@ -67,6 +66,9 @@ export const onResetClients = (reset: () => void): void => {
 /** A plain kafkajs producer for dead letters (acks=all per send); a failed connect is retried next time. */
 const connectedDlqProducer = (): Promise<Producer> => {
   dlqProducer ??= (async () => {
+    // kafkajs loads on the first dead letter, not at init: a function that only reads (audit) never needs it
+    // on the happy path, and it is ~80 ms of cold start (docs/benchmarks.md, row 4).
+    const { createKafka } = await import('../kafka/config.ts');
     const kafka = await createKafka();
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
