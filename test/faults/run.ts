@@ -1,0 +1,90 @@
+/**
+ * `npm run test:faults` — the fault-injection runs against the real local stack, full size:
+ *   broker kills, consumer kills, the bad-input corpus, failing downstream (DynamoDB, SES),
+ * with every log line of the runs searched for PHI. Prints each run's figures and writes them to
+ * docs/reliability.md. Exit code 0 when every invariant held.
+ *
+ *   npm run test:faults [-- --only broker,consumer,corpus,downstream] [--scale 0.1] [--no-write]
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LOCAL_DIR, REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
+import { logger } from '../../shared/log.ts';
+import { badInput } from './bad-input.ts';
+import { brokerKills } from './broker-kills.ts';
+import { consumerKills } from './consumer-kills.ts';
+import { downstream } from './downstream.ts';
+import { LogTap } from './log-tap.ts';
+import { passed, printResult, reliabilityMarkdown, type ScenarioResult, writeReliability } from './report.ts';
+import { startFaultStack } from './stack.ts';
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    scale: { type: 'string', default: '1' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const only = new Set((values.only ?? 'broker,consumer,corpus,downstream').split(','));
+const scale = Number(values.scale);
+const n = (full: number, least = 1) => Math.max(least, Math.round(full * scale));
+const say = (line: string) => console.log(line);
+
+const main = async (): Promise<number> => {
+  const startedAt = new Date();
+  const tap = new LogTap(['Audit entry already present'], join(LOCAL_DIR, 'faults', 'run.log'));
+  tap.tapProcess();
+  logger.setLogLevel('DEBUG');
+  const results: ScenarioResult[] = [];
+  const stack = await startFaultStack({ ownBroker: true, tap });
+  try {
+    if (only.has('broker')) {
+      say('Broker kills ...');
+      results.push(await brokerKills(stack, { events: n(20_000, 100), kills: 2 }));
+      printResult(results.at(-1) as ScenarioResult, say);
+    }
+    if (only.has('consumer')) {
+      say('Consumer kills ...');
+      results.push(await consumerKills(stack, { events: n(4_000, 100), emails: n(400, 10), kills: 2 }));
+      printResult(results.at(-1) as ScenarioResult, say);
+    }
+    if (only.has('corpus')) {
+      say('Bad-input corpus ...');
+      results.push(await badInput(stack, { rounds: n(3) }));
+      printResult(results.at(-1) as ScenarioResult, say);
+    }
+    if (only.has('downstream')) {
+      say('Failing downstream ...');
+      results.push(await downstream(stack, { eventsPerOutage: n(60, 5), doctors: n(120, 10) }));
+      printResult(results.at(-1) as ScenarioResult, say);
+    }
+  } finally {
+    await stack.stop();
+    await tap.release();
+  }
+  const phi = { lines: tap.lines, leaks: tap.leaks };
+  say(`\n== No PHI in logs: ${phi.leaks.length === 0 ? 'PASS' : 'FAIL'}`);
+  say(
+    `  ${phi.lines} log lines scanned (child processes and this one), ${phi.leaks.length} with a PHI value`,
+  );
+  for (const leak of phi.leaks.slice(0, 10)) say(`  leak: ${leak.slice(0, 200)}`);
+  if (!values['no-write']) {
+    const file = join(REPO_ROOT, 'docs', 'reliability.md');
+    await writeReliability(
+      file,
+      reliabilityMarkdown(results, { startedAt, durationMs: Date.now() - startedAt.getTime(), phi }),
+    );
+    say(`\nFigures written to ${file}`);
+  }
+  return results.every(passed) && phi.leaks.length === 0 ? 0 : 1;
+};
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(
+      `test:faults failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    process.exit(1);
+  },
+);
