@@ -1,4 +1,5 @@
 import { describeError, EventBusError } from '../errors.ts';
+import { CATALOG, isCatalogTopic } from '../events/catalog.ts';
 import { type BusEvent, decodeEvent } from '../events/envelope.ts';
 import { logger } from '../log.ts';
 import type { DeadLetter, DeadLetterPublisher } from './dlq.ts';
@@ -39,6 +40,16 @@ export const processRecord = async (record: RawRecord, options: ProcessOptions):
   } catch (error) {
     return deadLetter(record, error, 0, options);
   }
+  const anomalies = recordAnomalies(record, event);
+  if (anomalies.length > 0) {
+    // The value is the contract and it is valid, so the record is processed; but a producer bypassed the
+    // layer (no or wrong key: per-key order is not guaranteed for it; headers that contradict the value).
+    logger.warn('Record metadata does not match its event', {
+      ...recordRef(record),
+      eventId: event.eventId,
+      anomalies,
+    });
+  }
   const handler = options.resolveHandler(record.topic);
   if (!handler) {
     const error = new EventBusError('NO_HANDLER', `No handler registered for topic ${record.topic}`);
@@ -58,6 +69,33 @@ export const processRecord = async (record: RawRecord, options: ProcessOptions):
   );
   if (outcome.ok) return { status: 'processed', eventId: event.eventId, attempts: outcome.attempts };
   return deadLetter(record, outcome.error, outcome.attempts, options, event.eventId);
+};
+
+const HEADER_EXPECTATIONS: [header: string, expected: (event: BusEvent) => string][] = [
+  ['event-type', (e) => e.eventType],
+  ['ce_type', (e) => e.eventType],
+  ['ce_id', (e) => e.eventId],
+  ['content-type', () => 'application/json'],
+];
+
+/**
+ * What in a record's key and headers contradicts its (valid) value: names only, never values. The layer
+ * always keys by the catalog's partition key and writes these headers, so any entry here means the record
+ * came from elsewhere.
+ */
+export const recordAnomalies = (record: RawRecord, event: BusEvent): string[] => {
+  const anomalies: string[] = [];
+  if (isCatalogTopic(record.topic)) {
+    const expectedKey = String((event as Record<string, unknown>)[CATALOG[record.topic].key]);
+    if (record.key === null) anomalies.push('key-missing');
+    else if (record.key.toString() !== expectedKey) anomalies.push('key-mismatch');
+  }
+  for (const [header, expected] of HEADER_EXPECTATIONS) {
+    const value = record.headers[header];
+    if (value !== undefined && value.toString() !== expected(event))
+      anomalies.push(`header-mismatch:${header}`);
+  }
+  return anomalies;
 };
 
 const deadLetter = async (
