@@ -60,7 +60,7 @@ const isDeadLetter = (value: unknown): value is DeadLetter => {
 };
 
 /** Every dead letter on esante.dlq (all partitions, one consumer). Records not written by the bus are skipped. */
-export const listKafkaDeadLetters = async (kafka: Kafka, timeoutMs = 15_000): Promise<DlqEntry[]> => {
+export const listKafkaDeadLetters = async (kafka: Kafka, timeoutMs = 60_000): Promise<DlqEntry[]> => {
   const admin = kafka.admin();
   await admin.connect();
   const offsets = await admin.fetchTopicOffsets(DLQ_TOPIC).finally(() => admin.disconnect());

@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { normaliseHeaders, type RawRecord } from '../../shared/kafka/record.ts';
+import { fromKafkaMessage, type RawRecord } from '../../shared/kafka/record.ts';
 
 export interface OffsetRange {
   topic: string;
@@ -14,7 +14,7 @@ export interface OffsetRange {
  * of a batch AWS discarded: its on-failure record names offsets only. Bounded in time; a record missing
  * because retention already deleted it is reported by the caller comparing counts.
  */
-export const readRange = (kafka: Kafka, range: OffsetRange, timeoutMs = 20_000): Promise<RawRecord[]> =>
+export const readRange = (kafka: Kafka, range: OffsetRange, timeoutMs = 60_000): Promise<RawRecord[]> =>
   readRanges(kafka, [range], timeoutMs);
 
 /**
@@ -25,7 +25,7 @@ export const readRange = (kafka: Kafka, range: OffsetRange, timeoutMs = 20_000):
 export const readRanges = async (
   kafka: Kafka,
   ranges: OffsetRange[],
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<RawRecord[]> => {
   const topic = ranges[0]?.topic;
   if (topic === undefined) return [];
@@ -59,8 +59,10 @@ export const readRanges = async (
     try {
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       let done!: () => void;
-      const finished = new Promise<void>((resolve) => {
+      let fail!: (error: Error) => void;
+      const finished = new Promise<void>((resolve, reject) => {
         done = resolve;
+        fail = reject;
       });
       await consumer.run({
         autoCommit: false,
@@ -70,15 +72,7 @@ export const readRanges = async (
           for (const m of batch.messages) {
             const offset = BigInt(m.offset);
             if (!inRange(batch.partition, offset)) continue;
-            records.push({
-              topic,
-              partition: batch.partition,
-              offset: m.offset,
-              timestamp: m.timestamp,
-              key: m.key,
-              value: m.value,
-              headers: normaliseHeaders(m.headers),
-            });
+            records.push(fromKafkaMessage(topic, batch.partition, m));
           }
           if (BigInt(batch.lastOffset()) >= want.last) {
             pending.delete(batch.partition);
@@ -88,7 +82,16 @@ export const readRanges = async (
       });
       for (const [partition, { first }] of wanted)
         consumer.seek({ topic, partition, offset: first.toString() });
-      const timer = setTimeout(done, timeoutMs);
+      // A partial answer would look like a complete one to an operator: fail loudly instead.
+      const timer = setTimeout(
+        () =>
+          fail(
+            new Error(
+              `Timed out after ${timeoutMs} ms reading ${topic} partition(s) ${[...pending].join(', ')}; nothing was changed, try again`,
+            ),
+          ),
+        timeoutMs,
+      );
       await finished;
       clearTimeout(timer);
     } finally {

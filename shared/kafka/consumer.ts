@@ -5,7 +5,7 @@ import { logger } from '../log.ts';
 import { createKafka } from './config.ts';
 import { DeadLetterPublisher } from './dlq.ts';
 import { type Handler, type ProcessOptions, processRecord } from './process.ts';
-import { normaliseHeaders } from './record.ts';
+import { fromKafkaMessage } from './record.ts';
 import { type RetryPolicy, SEED_RETRY } from './retry.ts';
 
 export interface ConsumerOptions {
@@ -132,18 +132,12 @@ export class KafkaConsumer {
       // eachMessage resolves only after the record is handled or dead-lettered; kafkajs commits resolved
       // offsets only. If dead-lettering fails it throws, and kafkajs delivers the record again.
       eachMessage: async ({ topic, partition, message }) => {
-        await processRecord(
-          {
-            topic,
-            partition,
-            offset: message.offset,
-            timestamp: message.timestamp,
-            key: message.key,
-            value: message.value,
-            headers: normaliseHeaders(message.headers),
-          },
-          { resolveHandler: (t) => this.handlerFor(t), retry, deadLetters, decode: this.#options.decode },
-        );
+        await processRecord(fromKafkaMessage(topic, partition, message), {
+          resolveHandler: (t) => this.handlerFor(t),
+          retry,
+          deadLetters,
+          decode: this.#options.decode,
+        });
       },
     });
     this.#consumer = consumer;

@@ -1,3 +1,5 @@
+import type { KafkaMessage } from 'kafkajs';
+
 /**
  * A Kafka record as both tiers see it, whatever delivered it (kafkajs consumer, MSK event, emulator).
  * Bytes stay bytes until decoding, so a record that cannot be decoded is dead-lettered exactly as it came.
@@ -18,6 +20,17 @@ export const recordRef = (record: Pick<RawRecord, 'topic' | 'partition' | 'offse
   topic: record.topic,
   partition: record.partition,
   offset: record.offset,
+});
+
+/** A kafkajs message as a RawRecord (the one place the mapping lives). */
+export const fromKafkaMessage = (topic: string, partition: number, message: KafkaMessage): RawRecord => ({
+  topic,
+  partition,
+  offset: message.offset,
+  timestamp: message.timestamp,
+  key: message.key,
+  value: message.value,
+  headers: normaliseHeaders(message.headers),
 });
 
 /** kafkajs headers may be strings, Buffers or arrays of them; keep the first value of each as bytes. */

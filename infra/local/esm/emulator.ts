@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { describeError } from '../../../shared/errors.ts';
 import { createKafka } from '../../../shared/kafka/config.ts';
-import { normaliseHeaders, type RawRecord } from '../../../shared/kafka/record.ts';
+import { fromKafkaMessage, type RawRecord } from '../../../shared/kafka/record.ts';
 import { type MskEvent, toMskEvent } from '../../../shared/lambda/msk-event.ts';
 import { logger } from '../../../shared/log.ts';
 import { REPO_ROOT } from '../kafka/jvm.ts';
@@ -65,15 +65,7 @@ export const loadHandler = async (entry: string): Promise<LambdaHandler> => {
   return module.handler as LambdaHandler;
 };
 
-const toRaw = (topic: string, partition: number, message: KafkaMessage): RawRecord => ({
-  topic,
-  partition,
-  offset: message.offset,
-  timestamp: message.timestamp,
-  key: message.key,
-  value: message.value,
-  headers: normaliseHeaders(message.headers),
-});
+const toRaw = fromKafkaMessage;
 
 const rangeOf = (fn: string, records: RawRecord[]): RangeRef => {
   const first = records[0] as RawRecord;

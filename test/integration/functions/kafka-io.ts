@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { normaliseHeaders, type RawRecord } from '../../../shared/kafka/record.ts';
+import { fromKafkaMessage, type RawRecord } from '../../../shared/kafka/record.ts';
 
 /**
  * Reads `topic` from the beginning with a throw-away consumer group until `count` records match, then
@@ -26,15 +26,7 @@ export const fetchRecords = async (
       void consumer
         .run({
           eachMessage: async ({ topic: t, partition, message }) => {
-            const record: RawRecord = {
-              topic: t,
-              partition,
-              offset: message.offset,
-              timestamp: message.timestamp,
-              key: message.key,
-              value: message.value,
-              headers: normaliseHeaders(message.headers),
-            };
+            const record = fromKafkaMessage(t, partition, message);
             if (match(record)) found.push(record);
             if (found.length >= count) {
               clearTimeout(timer);
