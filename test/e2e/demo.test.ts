@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
+import { useOwnBroker } from '../helpers/own-broker.ts';
 
 /** Runs a command to completion; returns its exit code and everything it printed. */
 const run = (args: string[], env: NodeJS.ProcessEnv) =>
@@ -19,13 +20,15 @@ const run = (args: string[], env: NodeJS.ProcessEnv) =>
 
 /**
  * `npm start -- --demo --exit` end to end: local AWS servers of its own, topics, tables and queue provisioned,
- * the three consumers through the ESM emulator, the seed's two flows observed step by step. It uses the run's
- * broker (KAFKA_BROKERS) rather than a second JVM; without it, it starts its own (as from a fresh clone).
+ * the three consumers through the ESM emulator, the seed's two flows observed step by step. It uses an empty
+ * broker, a fresh one started for this file (the run's shared broker holds other tests' records, which the
+ * consumer groups would first work through).
  */
 describe('npm start -- --demo --exit', () => {
+  const broker = useOwnBroker();
   it('plays both seed flows, prints every step without PHI and exits 0', { timeout: 240_000 }, async () => {
     // Prepare
-    const env = { ...process.env, PORT: '0' };
+    const env = { ...process.env, PORT: '0', KAFKA_BROKERS: broker.brokers() };
     // Act
     const { code, out } = await run(['--import', 'tsx', 'infra/local/start.ts', '--demo', '--exit'], env);
     // Assess

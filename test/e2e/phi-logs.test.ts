@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { demoPhi } from '../../infra/local/demo.ts';
 import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
 import { TOPICS } from '../../shared/events/topics.ts';
-import { testKafka } from '../helpers/kafka.ts';
+import { useOwnBroker } from '../helpers/own-broker.ts';
 import { fetchRecords } from '../integration/functions/kafka-io.ts';
 
 /** Runs a command to completion; returns its exit code and every line it printed on stdout and stderr. */
@@ -28,9 +29,10 @@ const run = (args: string[], env: NodeJS.ProcessEnv) =>
  * the bus, i.e. that the assertion on the output is not vacuous.
  */
 describe('npm start -- --demo --exit', () => {
+  const broker = useOwnBroker();
   it('prints none of the PHI values its events carry', { timeout: 240_000 }, async () => {
     // Prepare
-    const env = { ...process.env, PORT: '0' };
+    const env = { ...process.env, PORT: '0', KAFKA_BROKERS: broker.brokers() };
 
     // Act
     const { code, out } = await run(['--import', 'tsx', 'infra/local/start.ts', '--demo', '--exit'], env);
@@ -41,7 +43,11 @@ describe('npm start -- --demo --exit', () => {
     const runId = /Demo run (\S+):/.exec(out)?.[1];
     expect(runId).toBeDefined();
     const phi = Object.values(demoPhi(runId as string));
-    const kafka = testKafka('phi-logs-demo');
+    const kafka = new Kafka({
+      clientId: 'phi-logs-demo',
+      brokers: broker.brokers().split(','),
+      logLevel: logLevel.NOTHING,
+    });
     const carried = await fetchRecords(
       kafka,
       TOPICS.USER_REGISTERED,
