@@ -1,6 +1,6 @@
 import { describeError, EventBusError } from '../errors.ts';
 import { CATALOG, isCatalogTopic } from '../events/catalog.ts';
-import { type BusEvent, decodeEvent } from '../events/envelope.ts';
+import { type BusEvent, decodeEvent, headersFor } from '../events/envelope.ts';
 import { logger } from '../log.ts';
 import type { DeadLetter, DeadLetterPublisher } from './dlq.ts';
 import { type RawRecord, recordRef } from './record.ts';
@@ -71,13 +71,6 @@ export const processRecord = async (record: RawRecord, options: ProcessOptions):
   return deadLetter(record, outcome.error, outcome.attempts, options, event.eventId);
 };
 
-const HEADER_EXPECTATIONS: [header: string, expected: (event: BusEvent) => string][] = [
-  ['event-type', (e) => e.eventType],
-  ['ce_type', (e) => e.eventType],
-  ['ce_id', (e) => e.eventId],
-  ['content-type', () => 'application/json'],
-];
-
 /**
  * What in a record's key and headers contradicts its (valid) value: names only, never values. The layer
  * always keys by the catalog's partition key and writes these headers, so any entry here means the record
@@ -89,11 +82,11 @@ export const recordAnomalies = (record: RawRecord, event: BusEvent): string[] =>
     const expectedKey = String((event as Record<string, unknown>)[CATALOG[record.topic].key]);
     if (record.key === null) anomalies.push('key-missing');
     else if (record.key.toString() !== expectedKey) anomalies.push('key-mismatch');
-  }
-  for (const [header, expected] of HEADER_EXPECTATIONS) {
-    const value = record.headers[header];
-    if (value !== undefined && value.toString() !== expected(event))
-      anomalies.push(`header-mismatch:${header}`);
+    // The headers the layer writes for this event (envelope.ts), compared where the record carries them.
+    for (const [header, expected] of Object.entries(headersFor(event))) {
+      const value = record.headers[header];
+      if (value !== undefined && value.toString() !== expected) anomalies.push(`header-mismatch:${header}`);
+    }
   }
   return anomalies;
 };

@@ -8,7 +8,7 @@ import {
 } from 'kafkajs';
 import { EventBusError, EventValidationError, UnknownTopicError } from '../errors.ts';
 import { isCatalogTopic, type PayloadOf, type Topic } from '../events/catalog.ts';
-import { type EncodedEvent, type EventMeta, encodeEvent } from '../events/envelope.ts';
+import { type EncodedEvent, type EventMeta, encodeEvent, envelopeSchema } from '../events/envelope.ts';
 import { logger } from '../log.ts';
 import { createKafka } from './config.ts';
 
@@ -41,7 +41,7 @@ interface Pending {
 const DEFAULTS = { lingerMs: 5, maxBatchSize: 500, idempotent: true, handleSignals: true } as const;
 
 /** Envelope fields the seed's `sendEvent` callers may pass inside the event. */
-const META_FIELDS = ['eventType', 'eventId', 'timestamp', 'service', 'actor', 'correlationId', 'causationId'];
+const META_FIELDS = Object.keys(envelopeSchema.shape);
 
 /**
  * The producer layer. Keeps the seed's API (`connect`, `disconnect`, `sendEvent`, `sendBatch`, one shared

@@ -37,8 +37,8 @@ describe('recordAnomalies', () => {
     });
     expect(recordAnomalies(junk, encoded.event)).toEqual([
       'key-mismatch',
-      'header-mismatch:ce_id',
       'header-mismatch:content-type',
+      'header-mismatch:ce_id',
     ]);
   });
 });
