@@ -82,5 +82,12 @@ export type TableKey = keyof typeof TABLES;
 /** The ESM on-failure destination (AWS) and the emulator's (local). */
 export const DEAD_LETTER_QUEUE = { name: 'esante-esm-dlq', env: 'ESM_DLQ_URL', retentionDays: 14 } as const;
 
-/** SES sender identity, a parameter on AWS, fixed locally. */
-export const EMAIL = { fromEnv: 'EMAIL_FROM', defaultFrom: 'no-reply@esante.example' } as const;
+/**
+ * SES sender identity, a parameter on AWS, fixed locally; the configuration set (TLS required) is named to
+ * the function in `configurationSetEnv` on AWS only.
+ */
+export const EMAIL = {
+  fromEnv: 'EMAIL_FROM',
+  defaultFrom: 'no-reply@esante.example',
+  configurationSetEnv: 'SES_CONFIGURATION_SET',
+} as const;

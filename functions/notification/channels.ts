@@ -7,9 +7,14 @@ import { ses } from '../../shared/lambda/ses.ts';
 import { requireEnv } from '../../shared/lambda/settings.ts';
 import type { Rendered } from './templates.ts';
 
-/** Environment variables infra/resources.ts names (TABLES.inbox.env, EMAIL.fromEnv) and its default sender. */
+/** Environment variables infra/resources.ts names (TABLES.inbox.env, EMAIL.fromEnv, EMAIL.configurationSetEnv) and its default sender. */
 export const INBOX_TABLE_ENV = 'INBOX_TABLE';
 export const EMAIL_FROM_ENV = 'EMAIL_FROM';
+/**
+ * The SES configuration set the CDK app creates (TLS required for delivery) and names in this variable;
+ * it applies to a message only when SendEmail names it. Unset locally: no configuration set.
+ */
+export const SES_CONFIGURATION_SET_ENV = 'SES_CONFIGURATION_SET';
 export const DEFAULT_FROM = 'no-reply@esante.example';
 
 export interface InboxItem {
@@ -46,10 +51,12 @@ export const putInboxItem = async (item: InboxItem): Promise<void> => {
  * https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html
  */
 export const sendEmail = async (to: string, message: Rendered): Promise<string | undefined> => {
+  const configurationSet = process.env[SES_CONFIGURATION_SET_ENV]?.trim();
   try {
     const out = await ses().send(
       new SendEmailCommand({
         FromEmailAddress: process.env[EMAIL_FROM_ENV] || DEFAULT_FROM,
+        ...(configurationSet ? { ConfigurationSetName: configurationSet } : {}),
         Destination: { ToAddresses: [to] },
         Content: {
           Simple: {
