@@ -139,12 +139,6 @@ export const toKafkaConfig = (config: BusConfig, brokers: string[]): KafkaConfig
   };
 };
 
-/**
- * kafkajs 2 warns once per process that its default partitioner changed in v2. We use that default on
- * purpose (murmur2, as the Java client: a key lands on the same partition whoever produces it).
- */
-process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
-
 /** kafkajs logs go through our logger; they carry broker and protocol details, not record payloads. */
 const kafkajsLogCreator =
   () =>
@@ -154,6 +148,12 @@ const kafkajsLogCreator =
     // The seed's bounded retries (8) are deliberate: a publish that cannot be acknowledged must reject so the
     // caller sees it; kafkajs warns about this for idempotent producers on every connect.
     if (message.startsWith('Limiting retries for the idempotent producer'))
+      return logger.debug(`kafkajs: ${message}`, entry);
+    // kafkajs 2 warns once per process, for a producer made without `createPartitioner`, that its default
+    // partitioner changed in v2. We use that default on purpose (murmur2, as the Java client: a key lands on
+    // the same partition whoever produces it). Filtered here rather than by setting its silencing variable:
+    // importing this module changes nothing in the process's environment.
+    if (message.startsWith('KafkaJS v2.0.0 switched default partitioner'))
       return logger.debug(`kafkajs: ${message}`, entry);
     if (level <= logLevel.ERROR) logger.error(`kafkajs: ${message}`, entry);
     else if (level === logLevel.WARN) logger.warn(`kafkajs: ${message}`, entry);

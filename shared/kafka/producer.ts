@@ -19,7 +19,11 @@ export interface ProducerOptions {
   maxBatchSize?: number;
   /** kafkajs idempotent producer (acks=all, one request in flight, broker-side dedup of retries). */
   idempotent?: boolean;
-  /** Flush and disconnect on SIGTERM/SIGINT, then let the signal do what it would have done. */
+  /**
+   * Flush and disconnect on SIGTERM/SIGINT, then let the signal do what it would have done. Off by default:
+   * a library does not change how its host process reacts to signals unless asked (`handleSignals()` opts
+   * the shared instance in).
+   */
   handleSignals?: boolean;
   /** A client to use instead of one built from the environment. */
   kafka?: Kafka | (() => Promise<Kafka>);
@@ -38,7 +42,7 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-const DEFAULTS = { lingerMs: 5, maxBatchSize: 500, idempotent: true, handleSignals: true } as const;
+const DEFAULTS = { lingerMs: 5, maxBatchSize: 500, idempotent: true, handleSignals: false } as const;
 
 /** Envelope fields the seed's `sendEvent` callers may pass inside the event. */
 const META_FIELDS = Object.keys(envelopeSchema.shape);
@@ -51,7 +55,9 @@ const META_FIELDS = Object.keys(envelopeSchema.shape);
  * per-key order under kafkajs retries. Payload values are never logged.
  */
 export class KafkaProducer {
-  readonly #options: Required<Omit<ProducerOptions, 'kafka'>> & Pick<ProducerOptions, 'kafka'>;
+  readonly #options: Required<Omit<ProducerOptions, 'kafka' | 'handleSignals'>> &
+    Pick<ProducerOptions, 'kafka'>;
+  #handleSignals: boolean;
   #producer: Producer | undefined;
   #connecting: Promise<Producer> | undefined;
   #queue: Pending[] = [];
@@ -60,7 +66,20 @@ export class KafkaProducer {
   #signalsInstalled = false;
 
   constructor(options: ProducerOptions = {}) {
-    this.#options = { ...DEFAULTS, ...options };
+    const { handleSignals, ...rest } = { ...DEFAULTS, ...options };
+    this.#options = rest;
+    this.#handleSignals = handleSignals;
+  }
+
+  /**
+   * Opts in to flushing on SIGTERM/SIGINT (as the `handleSignals` option does): on the signal, what is queued
+   * is sent and the producer disconnects, then the signal does what it would have done (the process ends
+   * unless the application has its own handlers). Installed once the producer is connected.
+   */
+  handleSignals(): this {
+    this.#handleSignals = true;
+    if (this.#producer) this.#installSignalHandlers();
+    return this;
   }
 
   get isConnected(): boolean {
@@ -236,7 +255,7 @@ export class KafkaProducer {
   }
 
   #installSignalHandlers(): void {
-    if (!this.#options.handleSignals || this.#signalsInstalled) return;
+    if (!this.#handleSignals || this.#signalsInstalled) return;
     this.#signalsInstalled = true;
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const onSignal = async () => {
@@ -262,5 +281,8 @@ const dedupe = (metadata: RecordMetadata[]): RecordMetadata[] => {
   return [...seen.values()];
 };
 
-/** The shared instance (the seed's singleton). */
+/**
+ * The shared instance (the seed's singleton). It leaves the process's signal handling alone; a service whose
+ * entry point wants queued events flushed on SIGTERM/SIGINT calls `producer.handleSignals()`.
+ */
 export const producer = new KafkaProducer();

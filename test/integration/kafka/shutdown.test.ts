@@ -7,7 +7,7 @@ import { collect, testKafka, unique } from '../../helpers/kafka.ts';
 const kafka = testKafka('shutdown-test');
 
 describe('producer shutdown', () => {
-  it('flushes queued events on SIGTERM, then disconnects and lets the process end', async () => {
+  it('flushes queued events on SIGTERM when opted in, then disconnects and lets the process end', async () => {
     // Prepare
     const run = unique('sigterm');
     // Act: a real process whose 50 events are still lingering when SIGTERM arrives.
