@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ConsumerDefinition } from '../consumers.ts';
+import { functionName } from '../names.ts';
 import { functionBundler, REPO_ROOT } from './bundle.ts';
 import { esmConsumerGroupId } from './kafka-access.ts';
 
@@ -86,7 +87,7 @@ export class BusFunction extends Construct {
     for (const statement of props.kafkaStatements) this.role.addToPolicy(statement);
 
     this.fn = new lambda.Function(this, 'Function', {
-      functionName: `esante-${stack.node.tryGetContext('stage') ?? 'dev'}-${props.name}`,
+      functionName: functionName(String(stack.node.tryGetContext('stage') ?? 'dev'), props.name),
       description: props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,

@@ -22,11 +22,12 @@ import { producer as sharedProducer } from '../../shared/kafka/producer.ts';
 import type { RawRecord } from '../../shared/kafka/record.ts';
 import { awsClientConfig, resetClients } from '../../shared/lambda/clients.ts';
 import { toMskEvent } from '../../shared/lambda/msk-event.ts';
-import { CONSUMERS, type ConsumerDefinition, consumerByName } from '../consumers.ts';
+import { type ConsumerDefinition, consumerByName } from '../consumers.ts';
 import { lambdaContext } from '../local/esm/context.ts';
 import { loadHandler } from '../local/esm/emulator.ts';
-import { LOCAL_CLUSTER_ARN, localFunctionName } from '../local/esm/source.ts';
+import { LOCAL_CLUSTER_ARN } from '../local/esm/source.ts';
 import { START_ENV_FILE } from '../local/invoke.ts';
+import { parseFunctionName } from '../names.ts';
 import { DEAD_LETTER_QUEUE } from '../resources.ts';
 import {
   acknowledgeSqs,
@@ -51,17 +52,20 @@ export const listEntries = async (ctx: DlqContext, source?: string): Promise<Dlq
 ];
 
 /**
- * The consumer an SQS entry's function ARN names (`…:function:<prefix>esante-<name>[:qualifier]`), or the
- * one given with --function.
+ * The consumer an SQS entry's function ARN names (`…:function:esante-<stage>-<name>[:qualifier]`, as
+ * infra/names.ts builds it on AWS and locally), or the one given with --function.
  */
-const functionFor = (entry: DlqEntry, override?: string): ConsumerDefinition => {
+export const functionFor = (
+  entry: Pick<DlqEntry, 'id' | 'failedBy'>,
+  override?: string,
+): ConsumerDefinition => {
   if (override) {
     const fn = consumerByName(override);
     if (!fn) throw new Error(`No consumer function named "${override}" in infra/consumers.ts`);
     return fn;
   }
-  const name = entry.failedBy.split(':function:')[1]?.split(':')[0] ?? entry.failedBy;
-  const fn = CONSUMERS.find((c) => name === c.name || name.endsWith(localFunctionName(c.name)));
+  const parsed = parseFunctionName(entry.failedBy);
+  const fn = parsed ? consumerByName(parsed.name) : undefined;
   if (!fn) throw new Error(`${entry.id}: no consumer function matches ${entry.failedBy}; use --function`);
   return fn;
 };

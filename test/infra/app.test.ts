@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { esmConsumerGroupId, mskKafkaVersion } from '../../infra/constructs/kafka-access.ts';
 import { CONSUMERS, type ConsumerDefinition } from '../../infra/consumers.ts';
 import { KAFKA_VERSION } from '../../infra/local/kafka/broker.ts';
-import { DEAD_LETTER_QUEUE, TABLES } from '../../infra/resources.ts';
+import { functionName } from '../../infra/names.ts';
+import { DEAD_LETTER_QUEUE, EMAIL, TABLES } from '../../infra/resources.ts';
 import { buildApp } from '../../infra/stacks/esante-app.ts';
 import { acknowledgeFindings, CONSUMER_ACKS, FUNCTION_ACKS } from '../../infra/stacks/nag.ts';
 import { DLQ_DEFINITION, DLQ_TOPIC, topicSpecs } from '../../shared/events/index.ts';
@@ -253,6 +254,20 @@ describe('consumer functions', () => {
     templates.consumers.hasResourceProperties('AWS::Lambda::LayerVersion', {
       CompatibleRuntimes: ['nodejs24.x'],
       CompatibleArchitectures: ['arm64'],
+    });
+  });
+
+  it('names every function functionName(stage, name), as npm run dlq reads it back', () => {
+    const names = Object.values(templates.consumers.findResources('AWS::Lambda::Function')).map(
+      (fn) => (fn as { Properties: { FunctionName: string } }).Properties.FunctionName,
+    );
+    const stage = String(cdkJson.context.stage);
+    expect(names.sort()).toEqual(
+      [...consumers.map((c) => c.name), 'health'].map((n) => functionName(stage, n)).sort(),
+    );
+    templates.consumers.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: functionName(stage, 'notification'),
+      Environment: { Variables: Match.objectLike({ [EMAIL.configurationSetEnv]: Match.anyValue() }) },
     });
   });
 

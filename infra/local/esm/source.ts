@@ -1,4 +1,5 @@
 import type { ConsumerDefinition } from '../../consumers.ts';
+import { functionName, LOCAL_STAGE } from '../../names.ts';
 
 /**
  * What the emulator needs from a consumer definition (infra/consumers.ts). Topics are plain strings so tests
@@ -27,8 +28,8 @@ export const LOCAL_ACCOUNT = '000000000000';
 /** A well-formed MSK cluster ARN (cluster/<name>/<uuid>-<n>, as MSK prints them) for the local broker. */
 export const LOCAL_CLUSTER_ARN = `arn:aws:kafka:${LOCAL_REGION}:${LOCAL_ACCOUNT}:cluster/esante-local/00000000-0000-0000-0000-000000000000-1`;
 
-/** The deployed function name for a consumer (the CDK stacks may prefix a stage; locally there is none). */
-export const localFunctionName = (name: string): string => `esante-${name}`;
+/** A consumer's function name on the local stack: functionName() of the `local` stage, as AWS names it per stage. */
+export const localFunctionName = (name: string): string => functionName(LOCAL_STAGE, name);
 
 export const localFunctionArn = (name: string): string =>
   `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${localFunctionName(name)}`;

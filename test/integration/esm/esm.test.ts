@@ -164,7 +164,7 @@ describe('ESM emulator', () => {
     );
     expect(record).toMatchObject({
       requestContext: {
-        functionArn: expect.stringMatching(/^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:esante-audit$/),
+        functionArn: expect.stringMatching(/^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:esante-local-audit$/),
         condition: 'RetryAttemptsExhausted',
         approximateInvokeCount: 4,
       },
