@@ -1,4 +1,7 @@
-import { catalogTopics, TOPICS, type Topic } from '../shared/events/index.ts';
+import { AUDIT_TOPICS } from '../functions/audit/topics.ts';
+import { CONSULTATION_DRAFTS_TOPICS } from '../functions/consultation-drafts/topics.ts';
+import { NOTIFICATION_TOPICS } from '../functions/notification/topics.ts';
+import { TOPICS, type Topic } from '../shared/events/index.ts';
 import type { RetryPolicy } from '../shared/kafka/retry.ts';
 import type { TableKey } from './resources.ts';
 
@@ -16,6 +19,7 @@ export interface ConsumerDefinition {
   /** Handler module (exports `handler`), relative to the repo root. */
   entry: string;
   description: string;
+  /** What the function reads: its own list (functions/<name>/topics.ts), which its handler map covers. */
   topics: readonly Topic[];
   /** Topics the function publishes to (its only kafka-cluster:WriteData grants). */
   publishes: readonly Topic[];
@@ -63,16 +67,13 @@ const ESM_DEFAULTS = {
   reservedConcurrency: 10,
 } as const;
 
-/** Every service topic: the audit trail records them all (but not its own audit.log.created output). */
-const AUDITED = catalogTopics().filter((t) => t !== TOPICS.AUDIT_LOG_CREATED);
-
 export const CONSUMERS = [
   {
     ...ESM_DEFAULTS,
     name: 'audit',
     entry: 'functions/audit/handler.ts',
     description: 'Writes one audit entry per event on every service topic',
-    topics: AUDITED,
+    topics: AUDIT_TOPICS,
     publishes: [],
     tables: ['audit'],
     sendsEmail: false,
@@ -84,24 +85,7 @@ export const CONSUMERS = [
     name: 'notification',
     entry: 'functions/notification/handler.ts',
     description: 'Notifies patients and doctors in-app and by e-mail; keeps the contact projection',
-    topics: [
-      TOPICS.USER_REGISTERED,
-      TOPICS.PROFILE_UPDATED,
-      TOPICS.APPOINTMENT_REQUESTED,
-      TOPICS.APPOINTMENT_CONFIRMED,
-      TOPICS.APPOINTMENT_REJECTED,
-      TOPICS.APPOINTMENT_CANCELLED,
-      TOPICS.MESSAGE_SENT,
-      TOPICS.REFERRAL_CREATED,
-      TOPICS.REFERRAL_SCHEDULED,
-      TOPICS.REFERRAL_ACCEPTED,
-      TOPICS.REFERRAL_REJECTED,
-      TOPICS.REFERRAL_COMPLETED,
-      TOPICS.REFERRAL_CANCELLED,
-      TOPICS.CONSULTATION_CREATED,
-      TOPICS.PRESCRIPTION_CREATED,
-      TOPICS.DOCUMENT_UPLOADED,
-    ],
+    topics: NOTIFICATION_TOPICS,
     publishes: [TOPICS.NOTIFICATION_SENT],
     tables: ['contacts', 'inbox', 'deliveries'],
     sendsEmail: true,
@@ -113,7 +97,7 @@ export const CONSUMERS = [
     name: 'consultation-drafts',
     entry: 'functions/consultation-drafts/handler.ts',
     description: 'Drafts a consultation when an appointment completes (seed flow 2)',
-    topics: [TOPICS.APPOINTMENT_COMPLETED],
+    topics: CONSULTATION_DRAFTS_TOPICS,
     publishes: [TOPICS.CONSULTATION_CREATED],
     tables: ['consultations'],
     sendsEmail: false,

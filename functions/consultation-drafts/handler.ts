@@ -2,10 +2,11 @@ import type { BusEvent } from '../../shared/events/envelope.ts';
 import { TOPICS } from '../../shared/events/topics.ts';
 import type { KafkaProducer } from '../../shared/kafka/producer.ts';
 import { producer as sharedProducer } from '../../shared/kafka/producer.ts';
-import { mskConsumer } from '../../shared/lambda/consumer.ts';
+import { type HandlersFor, mskConsumer } from '../../shared/lambda/consumer.ts';
 import { logger } from '../../shared/log.ts';
 import { createdMeta, toDraft } from './draft.ts';
 import { markPublished, putDraft } from './store.ts';
+import { CONSULTATION_DRAFTS_TOPICS } from './topics.ts';
 
 /**
  * Seed flow 2: a completed appointment gets a consultation draft, then `medical.consultation.created`.
@@ -30,7 +31,13 @@ export const draftConsultation = async (
   await markPublished(stored.consultationId);
 };
 
+/** A handler for each topic the function reads (topics.ts): the type refuses a missing one. */
+export const handlers: HandlersFor<typeof CONSULTATION_DRAFTS_TOPICS> = {
+  [TOPICS.APPOINTMENT_COMPLETED]: (event) => draftConsultation(event),
+};
+
 export const handler = mskConsumer({
   name: 'consultation-drafts',
-  handlers: { [TOPICS.APPOINTMENT_COMPLETED]: (event) => draftConsultation(event) },
+  topics: CONSULTATION_DRAFTS_TOPICS,
+  handlers,
 });

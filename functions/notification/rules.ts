@@ -2,6 +2,7 @@ import type { Topic } from '../../shared/events/catalog.ts';
 import type { BusEvent } from '../../shared/events/envelope.ts';
 import { TOPICS } from '../../shared/events/topics.ts';
 import type { TemplateName, TemplateVars } from './templates.ts';
+import { NOTIFYING_TOPICS } from './topics.ts';
 
 export interface Notice {
   recipientId: string;
@@ -11,6 +12,10 @@ export interface Notice {
 }
 
 type Of<T extends Topic> = BusEvent<T>;
+
+/** The topics that notify (topics.ts lists them; RULES must have one rule for each, and no other). */
+export type NotifyingTopic = (typeof NOTIFYING_TOPICS)[number];
+export { NOTIFYING_TOPICS };
 
 const when = (e: { appointmentDate?: string; appointmentTime?: string }): TemplateVars => ({
   ...(e.appointmentDate ? { date: e.appointmentDate } : {}),
@@ -31,7 +36,7 @@ const referral = (
  * message sent → the receiver; referral events → the patient and the doctors concerned (referring doctor,
  * specialist when known); consultation created, prescription created, document uploaded → the patient.
  */
-const RULES = {
+const RULES: { readonly [T in NotifyingTopic]: (e: Of<T>) => Notice[] } = {
   [TOPICS.APPOINTMENT_REQUESTED]: (e: Of<typeof TOPICS.APPOINTMENT_REQUESTED>): Notice[] => [
     { recipientId: e.doctorId, template: 'appointment.requested', vars: when(e) },
   ],
@@ -63,12 +68,10 @@ const RULES = {
   [TOPICS.DOCUMENT_UPLOADED]: (e: Of<typeof TOPICS.DOCUMENT_UPLOADED>): Notice[] => [
     { recipientId: e.patientId, template: 'document.available', vars: {} },
   ],
-} as const;
+};
 
-export type NotifyingTopic = Extract<keyof typeof RULES, Topic>;
-export const NOTIFYING_TOPICS = Object.keys(RULES) as NotifyingTopic[];
-
-export const isNotifyingTopic = (topic: string): topic is NotifyingTopic => Object.hasOwn(RULES, topic);
+export const isNotifyingTopic = (topic: string): topic is NotifyingTopic =>
+  (NOTIFYING_TOPICS as readonly string[]).includes(topic);
 
 /** The notices an event gives, one per distinct recipient (a doctor who is both referrer and specialist hears once). */
 export const noticesFor = (event: BusEvent): Notice[] => {

@@ -1,6 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
+import { ConfigError } from '../errors.ts';
 import type { Topic } from '../events/catalog.ts';
 import type { BusEvent } from '../events/envelope.ts';
 import type { DeadLetterPublisher } from '../kafka/dlq.ts';
@@ -18,9 +19,23 @@ export type TopicHandlers = {
   [T in Topic]?: (event: BusEvent<T>, context: RecordContext) => Promise<void> | void;
 };
 
+/** Handlers for exactly the listed topics (a function's topics.ts): a missing one does not compile. */
+export type HandlersFor<Ts extends readonly Topic[]> = {
+  [T in Ts[number]]: (event: BusEvent<T>, context: RecordContext) => Promise<void> | void;
+};
+
+/** The topics of `topics` that `handlers` has no handler for. */
+export const missingHandlers = (topics: readonly string[], handlers: TopicHandlers): string[] =>
+  topics.filter((topic) => typeof handlers[topic as Topic] !== 'function');
+
 export interface ConsumerOptions {
   /** The function's name: `failedBy` on its dead letters, the metrics service. */
   name: string;
+  /**
+   * The topics the function is subscribed to (its topics.ts, which infra/consumers.ts reads). When given, a
+   * topic without a handler fails the function's start-up, rather than dead-lettering every record of it.
+   */
+  topics?: readonly string[];
   handlers: TopicHandlers;
   /** Default: RECORD_RETRY from the environment (see settings.ts). */
   retry?: RetryPolicy;
@@ -51,6 +66,10 @@ export const batchOptionsFor = (options: ConsumerOptions, metrics?: Metrics): Ba
  * processMskEvent. The response is the Kafka partial batch response.
  */
 export const mskConsumer = (options: ConsumerOptions): MskHandler => {
+  const missing = missingHandlers(options.topics ?? [], options.handlers);
+  if (missing.length > 0) {
+    throw new ConfigError(`Function ${options.name} has no handler for its topic(s): ${missing.join(', ')}`);
+  }
   const metrics = new Metrics({ namespace: 'esante', serviceName: options.name });
   return middy<unknown, KafkaBatchResponse, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
