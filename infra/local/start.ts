@@ -27,7 +27,7 @@ import { LOCAL_DIR } from './kafka/jvm.ts';
  *  - AWS: DYNAMODB_ENDPOINT / SES_ENDPOINT / SQS_ENDPOINT when set, otherwise dynalite, aws-ses-v2-local and
  *    ElasticMQ on their usual ports; tables and the ESM dead-letter queue are provisioned either way;
  *  - topics from the catalog (provisionTopics), then one ESM per definition of infra/consumers.ts;
- *  - GET /health/kafka on PORT (default 3000) answers with the health function's response.
+ *  - GET /health/kafka on PORT (default 3000; HOST, default 127.0.0.1) answers with the health function's response.
  * Runs until Ctrl-C, then stops everything it started. `--demo` plays the seed's flows (demo.ts);
  * `--demo --exit` exits once they are done: 0 when every step was observed, 1 otherwise. With `--exit`
  * every server it starts takes a free port, so it can run beside another stack (tests, CI).
@@ -73,7 +73,8 @@ const healthServer = async (port: number): Promise<Server> => {
       })
       .catch(() => res.writeHead(500, { 'content-type': 'application/json' }).end('{"status":"error"}'));
   });
-  await new Promise<void>((ok) => server.listen(port, '127.0.0.1', ok));
+  // HOST: the interface to bind (127.0.0.1 unless given; docker-compose's bus service says 0.0.0.0).
+  await new Promise<void>((ok) => server.listen(port, process.env.HOST || '127.0.0.1', ok));
   return server;
 };
 

@@ -6,9 +6,14 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import type { Construct } from 'constructs';
-import { DLQ_DEFINITION, DLQ_TOPIC, topicSpecs } from '../../shared/events/index.ts';
+import {
+  REPLICATION_FACTOR,
+  type TopicSpec,
+  topicConfigStrings,
+  topicSpecs,
+} from '../../shared/events/index.ts';
 import { mskKafkaVersion } from '../constructs/kafka-access.ts';
-import { KAFKA_VERSION } from '../local/kafka/broker.ts';
+import { VERSIONS } from '../versions.ts';
 import type { StageConfig } from './stage.ts';
 
 export interface EventBusStackProps extends StackProps {
@@ -26,14 +31,11 @@ export const SERVER_PROPERTIES = {
   'num.partitions': '3',
 } as const;
 
-export const TOPIC_REPLICATION_FACTOR = 3;
+export const TOPIC_REPLICATION_FACTOR = REPLICATION_FACTOR;
 
 /** AWS::MSK::Topic `Configs`: the topic configuration as Base64-encoded JSON. */
-export const topicConfigs = (spec: { topic: string; retentionMs: number }): string => {
-  const configs: Record<string, string> = { 'retention.ms': String(spec.retentionMs) };
-  if (spec.topic === DLQ_TOPIC) configs['max.message.bytes'] = String(DLQ_DEFINITION.maxMessageBytes);
-  return Buffer.from(JSON.stringify(configs)).toString('base64');
-};
+export const topicConfigs = (spec: Pick<TopicSpec, 'configs'>): string =>
+  Buffer.from(JSON.stringify(topicConfigStrings(spec))).toString('base64');
 
 /**
  * The event bus: a provisioned MSK cluster running the local broker's Kafka major.minor, IAM client
@@ -50,7 +52,7 @@ export class EventBusStack extends Stack {
     super(scope, id, props);
     const { stage } = props;
     const removalPolicy = stage.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const kafkaVersion = mskKafkaVersion(KAFKA_VERSION);
+    const kafkaVersion = mskKafkaVersion(VERSIONS.kafka);
     this.clusterName = `esante-${stage.name}`;
 
     const key = new kms.Key(this, 'BusKey', {
@@ -130,7 +132,7 @@ export class EventBusStack extends Stack {
         clusterArn: this.clusterArn,
         topicName: spec.topic,
         partitionCount: spec.partitions,
-        replicationFactor: TOPIC_REPLICATION_FACTOR,
+        replicationFactor: spec.replicationFactor,
         configs: topicConfigs(spec),
       });
       topic.applyRemovalPolicy(removalPolicy);

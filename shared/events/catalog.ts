@@ -445,22 +445,54 @@ export type EventOf<T extends Topic> = z.output<Catalog[T]['schema']>;
 /** Dead letters carry the original bytes base64-encoded plus context, so they may exceed the 1 MB default. */
 export const DLQ_DEFINITION = { partitions: 3, retentionDays: 14, maxMessageBytes: 8 * 1024 * 1024 } as const;
 
+/**
+ * Copies of each partition on MSK: 3 brokers over 3 AZs with `min.insync.replicas=2`, so an `acks=all` write
+ * survives one broker down. A single local broker can only hold 1 (`topicSpecs({ replicationFactor: 1 })`).
+ */
+export const REPLICATION_FACTOR = 3;
+
+const DAY_MS = 86_400_000;
+
 export const catalogTopics = (): Topic[] => Object.keys(CATALOG) as Topic[];
 
 export const isCatalogTopic = (topic: string): topic is Topic => Object.hasOwn(CATALOG, topic);
 
 export const definitionOf = (topic: Topic): EventDefinition => CATALOG[topic] as unknown as EventDefinition;
 
-/** Every topic to provision, the DLQ included, with its partitions and retention. */
-export const topicSpecs = (): { topic: string; partitions: number; retentionMs: number }[] => [
-  ...catalogTopics().map((topic) => ({
-    topic,
-    partitions: CATALOG[topic].partitions,
-    retentionMs: CATALOG[topic].retentionDays * 86_400_000,
-  })),
-  {
-    topic: DLQ_TOPIC,
-    partitions: DLQ_DEFINITION.partitions,
-    retentionMs: DLQ_DEFINITION.retentionDays * 86_400_000,
-  },
-];
+/** Topic-level Kafka configs the bus sets (names as Kafka spells them); everything else is the broker default. */
+export interface TopicConfigs {
+  'retention.ms': number;
+  'max.message.bytes'?: number;
+}
+
+/** One topic as every provisioner creates it: the local admin, the CDK app (AWS::MSK::Topic), AsyncAPI. */
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+  /** Same value as `configs['retention.ms']`. */
+  retentionMs: number;
+  configs: TopicConfigs;
+}
+
+/**
+ * Every topic to provision, the DLQ included: the one place where catalog entries become partitions,
+ * replication and topic configs (retention days to `retention.ms`, the DLQ's larger `max.message.bytes`).
+ */
+export const topicSpecs = (options: { replicationFactor?: number } = {}): TopicSpec[] => {
+  const replicationFactor = options.replicationFactor ?? REPLICATION_FACTOR;
+  const spec = (topic: string, partitions: number, retentionDays: number, maxMessageBytes?: number) => {
+    const retentionMs = retentionDays * DAY_MS;
+    const configs: TopicConfigs = { 'retention.ms': retentionMs };
+    if (maxMessageBytes !== undefined) configs['max.message.bytes'] = maxMessageBytes;
+    return { topic, partitions, replicationFactor, retentionMs, configs };
+  };
+  return [
+    ...catalogTopics().map((topic) => spec(topic, CATALOG[topic].partitions, CATALOG[topic].retentionDays)),
+    spec(DLQ_TOPIC, DLQ_DEFINITION.partitions, DLQ_DEFINITION.retentionDays, DLQ_DEFINITION.maxMessageBytes),
+  ];
+};
+
+/** Topic configs as strings, the form Kafka's CreateTopics and AWS::MSK::Topic `Configs` take. */
+export const topicConfigStrings = (spec: Pick<TopicSpec, 'configs'>): Record<string, string> =>
+  Object.fromEntries(Object.entries(spec.configs).map(([name, value]) => [name, String(value)]));

@@ -1,13 +1,8 @@
 import type { Admin, Kafka } from 'kafkajs';
-import { DLQ_DEFINITION, topicSpecs } from '../events/catalog.ts';
-import { DLQ_TOPIC } from '../events/topics.ts';
+import { type TopicSpec, topicConfigStrings, topicSpecs } from '../events/catalog.ts';
 import { logger } from '../log.ts';
 
-export interface TopicSpec {
-  topic: string;
-  partitions: number;
-  retentionMs: number;
-}
+export type { TopicSpec } from '../events/catalog.ts';
 
 export interface ProvisionReport {
   created: string[];
@@ -18,14 +13,26 @@ export interface ProvisionReport {
 }
 
 /**
- * Creates the catalog's topics (idempotent), raises partition counts when the catalog asks for more, and
- * never deletes or shrinks anything. Replication factor comes from the environment
- * (KAFKA_REPLICATION_FACTOR, default 1 for the local single broker; MSK topics are created by the CDK app).
+ * The catalog's topic specifications for a self-managed cluster: the replication factor is the environment's
+ * (KAFKA_REPLICATION_FACTOR, default 1 for the local single broker); partitions and configs are the catalog's.
+ * On AWS the CDK app creates the same specs as AWS::MSK::Topic with the catalog's replication factor.
+ */
+export const localTopicSpecs = (env: NodeJS.ProcessEnv = process.env): TopicSpec[] => {
+  const raw = env.KAFKA_REPLICATION_FACTOR;
+  const replicationFactor = raw === undefined || raw === '' ? 1 : Number(raw);
+  if (!Number.isInteger(replicationFactor) || replicationFactor < 1)
+    throw new TypeError(`KAFKA_REPLICATION_FACTOR must be a positive integer, got "${raw}"`);
+  return topicSpecs({ replicationFactor });
+};
+
+/**
+ * Creates the given topics (default: the catalog's, `localTopicSpecs()`) idempotently, with each spec's
+ * partitions, replication factor and configs; raises partition counts when a spec asks for more, and never
+ * deletes or shrinks anything.
  */
 export const provisionTopics = async (
   kafka: Kafka,
-  specs: TopicSpec[] = topicSpecs(),
-  replicationFactor = Number(process.env.KAFKA_REPLICATION_FACTOR ?? 1),
+  specs: TopicSpec[] = localTopicSpecs(),
 ): Promise<ProvisionReport> => {
   const admin = kafka.admin();
   await admin.connect();
@@ -39,8 +46,8 @@ export const provisionTopics = async (
         topics: missing.map((s) => ({
           topic: s.topic,
           numPartitions: s.partitions,
-          replicationFactor,
-          configEntries: configFor(s),
+          replicationFactor: s.replicationFactor,
+          configEntries: Object.entries(topicConfigStrings(s)).map(([name, value]) => ({ name, value })),
         })),
       });
       report.created.push(...missing.map((s) => s.topic));
@@ -92,10 +99,3 @@ const waitUntilServing = async (admin: Admin, topics: string[], timeoutMs = 30_0
     }
   }
 };
-
-const configFor = (spec: TopicSpec) => [
-  { name: 'retention.ms', value: String(spec.retentionMs) },
-  ...(spec.topic === DLQ_TOPIC
-    ? [{ name: 'max.message.bytes', value: String(DLQ_DEFINITION.maxMessageBytes) }]
-    : []),
-];

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { VERSIONS } from '../../versions.ts';
 import { freePort } from './free-port.ts';
 import {
   exited,
@@ -19,14 +20,8 @@ import {
   terminate,
 } from './jvm.ts';
 
-/**
- * The Kafka version of the local mirror, and the one the CDK app deploys to MSK: the single place it lives.
- * 4.1 is the newest line MSK supports, and kafkajs 2.2.4 works against it (see docs/kafka-version.md).
- */
-export const KAFKA_VERSION = '4.1.2';
-
-/** The MSK version string for the same line (CDK `KafkaVersion.of(...)`; MSK 4.x clusters are KRaft only). */
-export const MSK_KAFKA_VERSION = `${KAFKA_VERSION.split('.').slice(0, 2).join('.')}.x.kraft`;
+/** The Kafka version of the local mirror (and, major.minor, of MSK): infra/versions.ts. */
+export const KAFKA_VERSION = VERSIONS.kafka;
 
 const POM = join(REPO_ROOT, 'infra/local/kafka/pom.xml');
 const HOME = join(LOCAL_DIR, 'kafka', KAFKA_VERSION);
@@ -36,7 +31,10 @@ const READY_TIMEOUT_MS = 60_000;
 
 /** Downloads (once; ~/.m2 caches) the jars of the broker, kafka-tools and log4j2; returns the libs folder. */
 export function fetchKafka(): Promise<string> {
-  return mavenCopyDependencies(POM, LIBS, { 'kafka.version': KAFKA_VERSION });
+  return mavenCopyDependencies(POM, LIBS, {
+    'kafka.version': KAFKA_VERSION,
+    'log4j.version': VERSIONS.log4j,
+  });
 }
 
 export interface StartKafkaOptions {

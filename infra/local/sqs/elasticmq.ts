@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { VERSIONS } from '../../versions.ts';
 import {
   exited,
   LOCAL_DIR,
@@ -12,8 +13,8 @@ import {
   terminate,
 } from '../kafka/jvm.ts';
 
-/** ElasticMQ (SQS-compatible, in memory) version: the server of the softwaremill/elasticmq-native image. */
-export const ELASTICMQ_VERSION = '1.7.1';
+/** ElasticMQ (SQS-compatible, in memory) version, the same as compose's image: infra/versions.ts. */
+export const ELASTICMQ_VERSION = VERSIONS.elasticmq;
 
 const POM = join(REPO_ROOT, 'infra/local/sqs/pom.xml');
 const LIBS = join(LOCAL_DIR, 'elasticmq', ELASTICMQ_VERSION, 'libs');

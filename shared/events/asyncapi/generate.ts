@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CATALOG, catalogTopics, DLQ_DEFINITION, type Topic } from '../catalog.ts';
+import { CATALOG, catalogTopics, type Topic, type TopicSpec, topicSpecs } from '../catalog.ts';
 import { envelopeSchema } from '../envelope.ts';
 import { DLQ_TOPIC } from '../topics.ts';
 
@@ -30,6 +30,15 @@ const messageId = (topic: string) =>
     .map((part, i) => (i === 0 ? part : part.charAt(0).toUpperCase() + part.slice(1)))
     .join('');
 
+/** The channel's Kafka binding, from the same topic specification the provisioners create. */
+const kafkaBinding = (spec: TopicSpec) => ({
+  topic: spec.topic,
+  partitions: spec.partitions,
+  replicas: spec.replicationFactor,
+  topicConfiguration: { ...spec.configs },
+  bindingVersion: '0.5.0',
+});
+
 const payloadSchema = (topic: Topic): Record<string, unknown> => {
   const definition = CATALOG[topic];
   const schema = z.toJSONSchema(definition.schema.extend(envelopeSchema.shape), {
@@ -49,6 +58,12 @@ export const generateAsyncApi = (): Record<string, unknown> => {
   const channels: Record<string, unknown> = {};
   const operations: Record<string, unknown> = {};
   const messages: Record<string, unknown> = {};
+  const specs = new Map(topicSpecs().map((spec) => [spec.topic, spec]));
+  const specOf = (topic: string): TopicSpec => {
+    const spec = specs.get(topic);
+    if (!spec) throw new Error(`No topic specification for ${topic}`);
+    return spec;
+  };
   for (const topic of catalogTopics()) {
     const definition = CATALOG[topic];
     const id = messageId(topic);
@@ -73,15 +88,7 @@ export const generateAsyncApi = (): Record<string, unknown> => {
       address: topic,
       description: definition.description,
       messages: { [id]: { $ref: `#/components/messages/${id}` } },
-      bindings: {
-        kafka: {
-          topic,
-          partitions: definition.partitions,
-          replicas: 3,
-          topicConfiguration: { 'retention.ms': definition.retentionDays * 86_400_000 },
-          bindingVersion: '0.5.0',
-        },
-      },
+      bindings: { kafka: kafkaBinding(specOf(topic)) },
     };
     operations[`publish-${channelId(topic)}`] = {
       action: 'send',
@@ -94,18 +101,7 @@ export const generateAsyncApi = (): Record<string, unknown> => {
     address: DLQ_TOPIC,
     description: 'Records that could not be processed, with their original bytes (base64) and the reason.',
     messages: { deadLetter: { $ref: '#/components/messages/deadLetter' } },
-    bindings: {
-      kafka: {
-        topic: DLQ_TOPIC,
-        partitions: DLQ_DEFINITION.partitions,
-        replicas: 3,
-        topicConfiguration: {
-          'retention.ms': DLQ_DEFINITION.retentionDays * 86_400_000,
-          'max.message.bytes': DLQ_DEFINITION.maxMessageBytes,
-        },
-        bindingVersion: '0.5.0',
-      },
-    },
+    bindings: { kafka: kafkaBinding(specOf(DLQ_TOPIC)) },
   };
   messages.deadLetter = {
     name: DLQ_TOPIC,

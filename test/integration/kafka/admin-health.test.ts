@@ -10,10 +10,11 @@ import { testKafka, unique } from '../../helpers/kafka.ts';
 const kafka = testKafka('admin-test');
 
 describe('provisionTopics', () => {
-  it('creates missing topics idempotently, raises partitions, and never shrinks', async () => {
+  it('creates missing topics idempotently with their configs, raises partitions, and never shrinks', async () => {
     // Prepare
     const topic = `${unique('prov')}.entity.created`;
-    const spec = { topic, partitions: 2, retentionMs: 3_600_000 };
+    const configs = { 'retention.ms': 3_600_000, 'max.message.bytes': 2_097_152 };
+    const spec = { topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, configs };
     // Act
     const first = await provisionTopics(kafka, [spec]);
     const again = await provisionTopics(kafka, [spec]);
@@ -27,14 +28,16 @@ describe('provisionTopics', () => {
     const admin = kafka.admin();
     await admin.connect();
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    const configs = await admin.describeConfigs({
+    const described = await admin.describeConfigs({
       resources: [{ type: 2, name: topic }],
       includeSynonyms: false,
     });
     await admin.disconnect();
     expect(metadata.topics[0]?.partitions).toHaveLength(4);
-    const retention = configs.resources[0]?.configEntries.find((c) => c.configName === 'retention.ms');
-    expect(retention?.configValue).toBe('3600000');
+    const applied = Object.fromEntries(
+      (described.resources[0]?.configEntries ?? []).map((c) => [c.configName, c.configValue]),
+    );
+    expect(applied).toMatchObject({ 'retention.ms': '3600000', 'max.message.bytes': '2097152' });
   });
 });
 

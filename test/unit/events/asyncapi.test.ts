@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Parser } from '@asyncapi/parser';
 import { describe, expect, it } from 'vitest';
+import { generateAsyncApi } from '../../../shared/events/asyncapi/generate.ts';
 import { ASYNCAPI_PATH, renderAsyncApi } from '../../../shared/events/asyncapi/write.ts';
-import { catalogTopics, DLQ_TOPIC } from '../../../shared/events/index.ts';
+import { catalogTopics, DLQ_TOPIC, topicSpecs } from '../../../shared/events/index.ts';
 
 describe('AsyncAPI document', () => {
   const rendered = renderAsyncApi();
@@ -28,6 +29,23 @@ describe('AsyncAPI document', () => {
       .find((m) => m.name() === 'medical.consultation.created');
     const diagnosis = message?.payload()?.properties()?.diagnosis;
     expect(diagnosis?.extensions().get('x-phi')?.value()).toBe(true);
+  });
+
+  it('binds every channel to its topic specification: partitions, replicas and topic configs', () => {
+    // Act
+    type Channel = { address: string; bindings: { kafka: { topicConfiguration: Record<string, number> } } };
+    const channels = Object.values(generateAsyncApi().channels as Record<string, Channel>);
+    // Assess
+    for (const spec of topicSpecs()) {
+      const binding = channels.find((c) => c.address === spec.topic)?.bindings.kafka;
+      expect(binding, spec.topic).toMatchObject({
+        partitions: spec.partitions,
+        replicas: spec.replicationFactor,
+      });
+      expect(binding?.topicConfiguration, spec.topic).toEqual(spec.configs);
+    }
+    const dlq = channels.find((c) => c.address === DLQ_TOPIC)?.bindings.kafka;
+    expect(dlq?.topicConfiguration['max.message.bytes']).toBe(8_388_608);
   });
 
   it('matches the committed docs/asyncapi.yaml (run `npm run asyncapi` after changing the catalog)', () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { CATALOG, catalogTopics, DLQ_TOPIC, TOPICS, topicSpecs } from '../../../shared/events/index.ts';
+import {
+  CATALOG,
+  catalogTopics,
+  DLQ_TOPIC,
+  TOPICS,
+  topicConfigStrings,
+  topicSpecs,
+} from '../../../shared/events/index.ts';
+import { localTopicSpecs } from '../../../shared/kafka/admin.ts';
 import { samplePayloads } from '../../fixtures/events.ts';
 
 const SEED_TOPICS = [
@@ -102,5 +110,42 @@ describe('event catalog', () => {
     const specs = topicSpecs();
     expect(specs.map((s) => s.topic).sort()).toEqual([...SEED_TOPICS, DLQ_TOPIC].sort());
     expect(specs.find((s) => s.topic === DLQ_TOPIC)?.retentionMs).toBe(14 * 86_400_000);
+  });
+
+  it('gives each topic its retention in ms and only the DLQ a larger max.message.bytes', () => {
+    // Act
+    const specs = topicSpecs();
+    const dlq = specs.find((s) => s.topic === DLQ_TOPIC);
+    const audit = specs.find((s) => s.topic === TOPICS.AUDIT_LOG_CREATED);
+    const login = specs.find((s) => s.topic === TOPICS.USER_LOGGED_IN);
+    // Assess
+    expect(dlq?.configs).toEqual({ 'retention.ms': 1_209_600_000, 'max.message.bytes': 8_388_608 });
+    expect(audit?.configs).toEqual({ 'retention.ms': 2_592_000_000 });
+    expect(login?.configs).toEqual({ 'retention.ms': 259_200_000 });
+    for (const spec of specs) expect(spec.retentionMs).toBe(spec.configs['retention.ms']);
+    expect(specs.filter((s) => s.configs['max.message.bytes'] !== undefined).map((s) => s.topic)).toEqual([
+      DLQ_TOPIC,
+    ]);
+    expect(topicConfigStrings(dlq ?? { configs: { 'retention.ms': 0 } })).toEqual({
+      'retention.ms': '1209600000',
+      'max.message.bytes': '8388608',
+    });
+  });
+
+  it('replicates 3 times on MSK and takes the local replication factor from KAFKA_REPLICATION_FACTOR', () => {
+    // Act
+    const msk = topicSpecs();
+    const local = localTopicSpecs({});
+    const two = localTopicSpecs({ KAFKA_REPLICATION_FACTOR: '2' });
+    // Assess
+    expect(new Set(msk.map((s) => s.replicationFactor))).toEqual(new Set([3]));
+    expect(new Set(local.map((s) => s.replicationFactor))).toEqual(new Set([1]));
+    expect(new Set(two.map((s) => s.replicationFactor))).toEqual(new Set([2]));
+    expect(local.map(({ replicationFactor: _, ...rest }) => rest)).toEqual(
+      msk.map(({ replicationFactor: _, ...rest }) => rest),
+    );
+    expect(() => localTopicSpecs({ KAFKA_REPLICATION_FACTOR: 'three' })).toThrow(
+      /KAFKA_REPLICATION_FACTOR must be a positive integer, got "three"/,
+    );
   });
 });
