@@ -106,8 +106,8 @@ export class Poller {
       state.queue.push({ record, bytes, at });
       state.bytes += bytes;
     }
-    this.#throttle(state);
     this.#dispatch();
+    this.#throttle(state);
   }
 
   /** The consumer's assignment after a rebalance: partitions it lost are forgotten (their queue dropped). */
