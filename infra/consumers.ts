@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import { AUDIT_TOPICS } from '../functions/audit/topics.ts';
 import { CONSULTATION_DRAFTS_TOPICS } from '../functions/consultation-drafts/topics.ts';
 import { NOTIFICATION_TOPICS } from '../functions/notification/topics.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { TOPICS, type Topic } from '../shared/events/index.ts';
 import type { RetryPolicy } from '../shared/kafka/retry.ts';
 import type { TableKey } from './resources.ts';
@@ -31,7 +33,10 @@ export interface ConsumerDefinition {
   startingPosition: 'TRIM_HORIZON' | 'LATEST';
   /** Most records per invocation (ESM BatchSize, 1–10,000). */
   batchSize: number;
-  /** How long the ESM gathers records before invoking (MaximumBatchingWindowInSeconds, whole seconds). */
+  /**
+   * How long the ESM gathers records before invoking (MaximumBatchingWindowInSeconds): a whole number of
+   * seconds, 0–300 (validateEsmSettings).
+   */
   maxBatchingWindowSeconds: number;
   /** Invocation retries after the first failure before the on-failure destination (MaximumRetryAttempts). */
   retryAttempts: number;
@@ -50,6 +55,34 @@ export interface ConsumerDefinition {
   reservedConcurrency: number;
 }
 
+/**
+ * The ESM settings' ranges as CloudFormation accepts them for an MSK event-source mapping
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventsourcemapping.html):
+ * BatchSize 1–10,000, MaximumBatchingWindowInSeconds a whole number 0–300, MaximumRetryAttempts -1–10,000.
+ * A definition outside them is refused here, when the module loads, rather than by a failed deployment.
+ */
+const esmSettingsSchema = z.object({
+  name: z.string().min(1),
+  batchSize: z.number().int().min(1).max(10_000),
+  maxBatchingWindowSeconds: z.number().int().min(0).max(300),
+  retryAttempts: z.number().int().min(-1).max(10_000),
+});
+
+export type EsmSettings = Pick<
+  ConsumerDefinition,
+  'name' | 'batchSize' | 'maxBatchingWindowSeconds' | 'retryAttempts'
+>;
+
+/** Throws a ConfigError naming the consumer and every setting CloudFormation would refuse. */
+export const validateEsmSettings = <T extends EsmSettings>(settings: T): T => {
+  const parsed = esmSettingsSchema.safeParse(settings);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Consumer "${settings.name}" has invalid ESM settings (${problems.join('; ')})`);
+  }
+  return settings;
+};
+
 /** In a Lambda the retry budget must fit well inside the timeout: 3 attempts, 200 ms then 400 ms. */
 const LAMBDA_RECORD_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 2_000, jitter: true };
 
@@ -67,7 +100,12 @@ const ESM_DEFAULTS = {
   reservedConcurrency: 10,
 } as const;
 
-export const CONSUMERS = [
+function validateAll<T extends readonly EsmSettings[]>(consumers: T): T {
+  for (const consumer of consumers) validateEsmSettings(consumer);
+  return consumers;
+}
+
+export const CONSUMERS = validateAll([
   {
     ...ESM_DEFAULTS,
     name: 'audit',
@@ -104,7 +142,7 @@ export const CONSUMERS = [
     groupId: 'medical-records-service',
     batchSize: 20,
   },
-] as const satisfies readonly ConsumerDefinition[];
+] as const satisfies readonly ConsumerDefinition[]);
 
 /**
  * An MSK event-source mapping reads ONE topic (the Lambda API's `Topics` holds exactly one item), and its

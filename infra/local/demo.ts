@@ -90,9 +90,8 @@ export class DemoObserver implements EsmObserver {
   readonly known = new Set<string>();
   result: EsmObserver['result'] = (range, result, _invocation, records) => {
     if (!this.steps) return;
-    const failedFrom =
-      result.kind === 'partial' ? result.from : result.kind === 'success' ? records.length : 0;
-    records.slice(0, failedFrom).forEach((record) => {
+    const consumed = result.kind === 'partial' ? result.succeeded : result.kind === 'success' ? records : [];
+    consumed.forEach((record) => {
       const eventId = header(record, 'ce_id');
       if (!eventId || !this.known.has(eventId)) return;
       this.steps?.seen(

@@ -12,8 +12,11 @@ export interface BatchPolicy {
 /** What one invocation came to, as the ESM reads it. */
 export type InvocationResult =
   | { kind: 'success' }
-  /** Partial batch response: records from index `from` (the lowest failed offset) on are retried. */
-  | { kind: 'partial'; from: number }
+  /**
+   * Partial batch response: in each partition named, the records from the lowest failed offset on are
+   * `failing` (retried); every other record of the batch `succeeded`. Both keep the batch's order.
+   */
+  | { kind: 'partial'; succeeded: RawRecord[]; failing: RawRecord[] }
   /** The function threw or timed out (`Unhandled`). */
   | { kind: 'error'; functionError: 'Unhandled' }
   /** The function returned, but its batchItemFailures names a record that is not in the batch. */
@@ -22,15 +25,18 @@ export type InvocationResult =
 export interface BatchCallbacks {
   /** Invokes the function once on these records; resolves with its response, rejects on error/timeout. */
   invoke(records: RawRecord[], invocation: number): Promise<unknown>;
-  /** Marks every record up to and including this one as done (commit). */
-  commit(last: RawRecord): Promise<void>;
+  /**
+   * These records are done (processed or sent to the on-failure destination): commit, per partition, past
+   * the highest offset. Records are always finished in offset order within a partition.
+   */
+  commit(records: RawRecord[]): Promise<void>;
   /** Sends the on-failure record for these records; the range is committed afterwards. */
   discard(
     records: RawRecord[],
     info: { approximateInvokeCount: number; functionError?: string },
   ): Promise<void>;
-  /** Between attempts: heartbeat and back off. Return false to stop (shutdown): nothing more is committed. */
-  beforeRetry(retry: number): Promise<boolean>;
+  /** Between attempts: back off. Return false to stop (shutdown, partition lost): nothing more is committed. */
+  beforeRetry(): Promise<boolean>;
   /** Told the outcome of every invocation (logs, demo, tests). */
   onResult?(records: RawRecord[], result: InvocationResult, invocation: number): void;
 }
@@ -49,7 +55,8 @@ export interface BatchReport {
  * follows: https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html).
  * A null/empty response or list is a full success. Each identifier must be `{ partition: "topic-partition",
  * offset }` naming a record of this batch; anything else (null, empty, bad key, a record not in the batch)
- * makes the whole batch a failure. Otherwise processing resumes from the lowest failed offset.
+ * makes the whole batch a failure. Otherwise each partition named resumes from its lowest failed offset;
+ * the partitions not named succeeded (an event may carry several partitions).
  */
 export const readResponse = (
   response: unknown,
@@ -62,7 +69,8 @@ export const readResponse = (
   if (failures === undefined || failures === null) return { kind: 'success' };
   if (!Array.isArray(failures)) return { kind: 'invalid-response' };
   if (failures.length === 0) return { kind: 'success' };
-  let from = Number.POSITIVE_INFINITY;
+  /** Lowest failed offset per "topic-partition". */
+  const lowest = new Map<string, bigint>();
   for (const failure of failures) {
     const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
     if (id === null || typeof id !== 'object') return { kind: 'invalid-response' };
@@ -74,25 +82,44 @@ export const readResponse = (
           ? offset
           : undefined;
     if (typeof partition !== 'string' || offsetText === undefined) return { kind: 'invalid-response' };
-    const index = records.findIndex(
+    const found = records.some(
       (r) => partitionKey(r.topic, r.partition) === partition && r.offset === offsetText,
     );
-    if (index < 0) return { kind: 'invalid-response' };
-    from = Math.min(from, index);
+    if (!found) return { kind: 'invalid-response' };
+    const value = BigInt(offsetText);
+    const before = lowest.get(partition);
+    if (before === undefined || value < before) lowest.set(partition, value);
   }
-  return { kind: 'partial', from };
+  const succeeded: RawRecord[] = [];
+  const failing: RawRecord[] = [];
+  for (const record of records) {
+    const from = lowest.get(partitionKey(record.topic, record.partition));
+    (from !== undefined && BigInt(record.offset) >= from ? failing : succeeded).push(record);
+  }
+  return { kind: 'partial', succeeded, failing };
 };
 
+/** A range still to run, with what it has used of the retry budget. */
+interface Attempt {
+  records: RawRecord[];
+  /** Retries used: invocations of this same range (or of the range it was split from) after a failure. */
+  retries: number;
+  /** Invocations that carried these records so far (approximateInvokeCount). */
+  invokes: number;
+}
+
 /**
- * Runs one batch of one partition to completion, as the MSK ESM does:
- *  - success commits the batch; a partial response commits what precedes the lowest failed offset and
- *    retries from there;
- *  - a function error retries, bisecting the failing range first when BisectBatchOnFunctionError is on
- *    (halves are retried in order, the left one first);
- *  - an invalid partial response retries the whole range (no bisection: the function did not error);
- *  - every invocation after the first failure is a retry of this batch; when a failure leaves no retries,
- *    everything not yet processed (from the failing range to the end of the batch) goes to the on-failure
- *    destination as one record, is committed, and consumption moves on.
+ * Runs one batch (one event's records, of one or several partitions) to completion, as the ESM does:
+ *  - success commits the batch; a partial response commits what succeeded and retries, in each partition
+ *    named, from its lowest failed offset;
+ *  - a function error with BisectBatchOnFunctionError on splits the failing range in two (left half first,
+ *    so each partition keeps its order). Splitting is not a retry: "Splitting a batch does not count towards
+ *    the retry quota" (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html#services-kinesis-errors);
+ *    the halves carry on with the retries their range had used;
+ *  - a function error on a single record (or with bisection off), or an invalid partial response, retries
+ *    the same range: that counts as a retry;
+ *  - when a failure leaves no retries, only the failing range goes to the on-failure destination, is
+ *    committed, and the rest of the batch (the other half, later records) goes on being processed.
  * See docs/esm-emulator.md for what is documented by AWS and what is inferred.
  */
 export const runBatch = async (
@@ -100,48 +127,51 @@ export const runBatch = async (
   policy: BatchPolicy,
   callbacks: BatchCallbacks,
 ): Promise<BatchReport> => {
-  const pending: RawRecord[][] = [records];
+  const pending: Attempt[] = [{ records, retries: 0, invokes: 0 }];
   let invocations = 0;
+  let discarded = 0;
   while (pending.length > 0) {
-    const current = pending.shift() as RawRecord[];
+    const current = pending.shift() as Attempt;
     invocations += 1;
+    const invokes = current.invokes + 1;
     let result: InvocationResult;
     try {
       result = readResponse(
-        await callbacks.invoke(current, invocations),
-        current,
+        await callbacks.invoke(current.records, invocations),
+        current.records,
         policy.reportBatchItemFailures,
       );
     } catch {
       result = { kind: 'error', functionError: 'Unhandled' };
     }
-    callbacks.onResult?.(current, result, invocations);
+    callbacks.onResult?.(current.records, result, invocations);
     if (result.kind === 'success') {
-      await callbacks.commit(current[current.length - 1] as RawRecord);
+      await callbacks.commit(current.records);
       continue;
     }
-    let failing = current;
+    let failing = current.records;
     if (result.kind === 'partial') {
-      if (result.from > 0) await callbacks.commit(current[result.from - 1] as RawRecord);
-      failing = current.slice(result.from);
-    }
-    const retriesUsed = invocations - 1;
-    if (retriesUsed >= policy.retryAttempts) {
-      const rest = [...failing, ...pending.flat()];
-      await callbacks.discard(rest, {
-        approximateInvokeCount: invocations,
-        ...(result.kind === 'error' ? { functionError: result.functionError } : {}),
-      });
-      await callbacks.commit(rest[rest.length - 1] as RawRecord);
-      return { invocations, discarded: rest.length, stopped: false };
+      if (result.succeeded.length > 0) await callbacks.commit(result.succeeded);
+      failing = result.failing;
     }
     if (result.kind === 'error' && policy.bisectBatchOnError && failing.length > 1) {
       const half = Math.ceil(failing.length / 2);
-      pending.unshift(failing.slice(0, half), failing.slice(half));
+      pending.unshift(
+        { records: failing.slice(0, half), retries: current.retries, invokes },
+        { records: failing.slice(half), retries: current.retries, invokes },
+      );
+    } else if (current.retries >= policy.retryAttempts) {
+      await callbacks.discard(failing, {
+        approximateInvokeCount: invokes,
+        ...(result.kind === 'error' ? { functionError: result.functionError } : {}),
+      });
+      await callbacks.commit(failing);
+      discarded += failing.length;
+      continue;
     } else {
-      pending.unshift(failing);
+      pending.unshift({ records: failing, retries: current.retries + 1, invokes });
     }
-    if (!(await callbacks.beforeRetry(retriesUsed + 1))) return { invocations, discarded: 0, stopped: true };
+    if (!(await callbacks.beforeRetry())) return { invocations, discarded, stopped: true };
   }
-  return { invocations, discarded: 0, stopped: false };
+  return { invocations, discarded, stopped: false };
 };

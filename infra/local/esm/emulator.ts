@@ -1,29 +1,40 @@
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import { describeError } from '../../../shared/errors.ts';
 import { createKafka } from '../../../shared/kafka/config.ts';
 import { fromKafkaMessage, type RawRecord } from '../../../shared/kafka/record.ts';
-import { type MskEvent, toMskEvent } from '../../../shared/lambda/msk-event.ts';
+import { type MskEvent, partitionKey, toMskEvent } from '../../../shared/lambda/msk-event.ts';
 import { logger } from '../../../shared/log.ts';
+import { validateEsmSettings } from '../../consumers.ts';
 import { REPO_ROOT } from '../kafka/jvm.ts';
 import { type InvocationResult, runBatch } from './batch.ts';
 import { lambdaContext } from './context.ts';
 import { type OnFailureSink, onFailureRecord } from './on-failure.ts';
+import { Poller } from './poller.ts';
+import { createSandboxPool, type SandboxEvents } from './sandbox.ts';
 import { type EsmSource, effectiveRetryAttempts, LOCAL_CLUSTER_ARN, localFunctionArn } from './source.ts';
 
 /** A Lambda handler as the functions export it (`handler(event, context)` → `{ batchItemFailures }`). */
 export type LambdaHandler = (event: MskEvent, context: Context) => Promise<unknown> | unknown;
 
-/** Safe-to-log facts about a batch range: where it is, never what it holds. */
-export interface RangeRef {
-  function: string;
+/** Where one partition's part of a batch is: never what it holds. */
+export interface PartitionRange {
   topic: string;
   partition: number;
   firstOffset: string;
   lastOffset: string;
   count: number;
+}
+
+/** Safe-to-log facts about a batch (one event: records of one or several partitions). */
+export interface RangeRef {
+  function: string;
+  count: number;
+  /** `topic-partition@first..last` per partition, for logs. */
+  ranges: string;
+  partitions: PartitionRange[];
 }
 
 /** What the emulator reports as it works, for `npm start -- --demo` and tests. Never payload values. */
@@ -37,7 +48,11 @@ export interface EsmObserver {
 
 export interface EsmOptions {
   source: EsmSource;
-  /** The function to run instead of the one at `source.entry` (tests). */
+  /**
+   * A function value to run in-process instead of the module at `source.entry` (tests of the ESM rules).
+   * An in-process handler cannot be stopped: when it times out its work goes on (the result is ignored).
+   * Without it, the handler runs in a sandbox (a worker thread) that is stopped on timeout, as Lambda does.
+   */
   handler?: LambdaHandler;
   onFailure: OnFailureSink;
   /** A kafkajs client; default one from the environment (KAFKA_BROKERS, ...). */
@@ -51,6 +66,8 @@ export interface EsmOptions {
   /** Pause between retries of a failing batch (AWS does not document one; default 100 ms). */
   retryDelayMs?: number;
   observer?: EsmObserver;
+  /** Cold starts and stopped sandboxes (only without `handler`). */
+  sandboxEvents?: SandboxEvents;
 }
 
 export interface RunningEsm {
@@ -67,20 +84,32 @@ export const loadHandler = async (entry: string): Promise<LambdaHandler> => {
 
 const toRaw = fromKafkaMessage;
 
-const rangeOf = (fn: string, records: RawRecord[]): RangeRef => {
-  const first = records[0] as RawRecord;
-  const last = records[records.length - 1] as RawRecord;
+export const rangeOf = (fn: string, records: RawRecord[]): RangeRef => {
+  const groups = new Map<string, RawRecord[]>();
+  for (const record of records) {
+    const key = partitionKey(record.topic, record.partition);
+    groups.set(key, [...(groups.get(key) ?? []), record]);
+  }
+  const partitions = [...groups.values()].map((group): PartitionRange => {
+    const first = group[0] as RawRecord;
+    const last = group[group.length - 1] as RawRecord;
+    return {
+      topic: first.topic,
+      partition: first.partition,
+      firstOffset: first.offset,
+      lastOffset: last.offset,
+      count: group.length,
+    };
+  });
   return {
     function: fn,
-    topic: first.topic,
-    partition: first.partition,
-    firstOffset: first.offset,
-    lastOffset: last.offset,
     count: records.length,
+    ranges: partitions.map((p) => `${p.topic}-${p.partition}@${p.firstOffset}..${p.lastOffset}`).join(','),
+    partitions,
   };
 };
 
-/** Runs `invoke` within the function timeout; a timeout is an error, as Lambda reports it. */
+/** For an in-process handler only: a timeout is an error, as Lambda reports it, but the work goes on. */
 const withTimeout = async <T>(work: Promise<T>, ms: number): Promise<T> => {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -93,16 +122,21 @@ const withTimeout = async <T>(work: Promise<T>, ms: number): Promise<T> => {
   }
 };
 
+/** Safe-to-log fields of a range: no per-partition list, no payload. */
+const logRange = ({ partitions: _partitions, ...range }: RangeRef) => range;
+
 /**
- * The MSK event-source mapping, locally: one kafkajs consumer group per consumer definition, which turns
- * what it fetches into MSK events (shared/lambda/msk-event.ts), invokes the function in-process and applies
- * the ESM's retry, bisection, partial-response and on-failure rules (batch.ts). kafkajs gives at most one
- * batch in flight per partition; offsets are resolved and committed only after success, or after the
+ * The MSK event-source mapping, locally: one kafkajs consumer group per consumer definition feeding a
+ * poller (poller.ts) that gathers records of several partitions into one MSK event
+ * (shared/lambda/msk-event.ts) and invokes as soon as the batch is full (BatchSize or 6 MB) or the batching
+ * window has passed. Each invocation runs in a sandbox that is stopped on timeout (sandbox.ts), and its
+ * outcome goes through the ESM's retry, bisection, partial-response and on-failure rules (batch.ts). A
+ * partition has at most one batch in flight; offsets are committed only after success, or after the
  * on-failure record for a range has been sent.
  */
 export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
   const { source, observer } = options;
-  const handler = options.handler ?? (await loadHandler(source.entry));
+  validateEsmSettings(source);
   const kafka = options.kafka ?? (await createKafka());
   const bootstrapServers =
     options.bootstrapServers ?? (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean).join(',');
@@ -115,89 +149,108 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
     bisectBatchOnError: source.bisectBatchOnError,
     reportBatchItemFailures: source.reportBatchItemFailures,
   };
+  const sandboxes = options.handler
+    ? undefined
+    : createSandboxPool({ entry: source.entry, fn: source }, options.sandboxEvents);
+  const invokeFunction = (event: MskEvent): Promise<unknown> => {
+    if (sandboxes) return sandboxes.invoke(event);
+    const handler = options.handler as LambdaHandler;
+    const context = lambdaContext(source);
+    return withTimeout(
+      Promise.resolve().then(() => handler(event, context)),
+      source.timeoutSeconds * 1000,
+    );
+  };
 
   const consumer: Consumer = kafka.consumer({
     groupId: source.groupId,
     allowAutoTopicCreation: false,
-    // The batching window: the broker holds each fetch until the window has passed (or 1 MiB is ready).
-    maxWaitTimeInMs: Math.max(windowMs, 10),
-    minBytes: windowMs > 0 ? 1024 * 1024 : 1,
+    // The batching window is the poller's: fetches return as soon as records are there.
+    maxWaitTimeInMs: Math.min(Math.max(windowMs, 10), 500),
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
   });
   let running = true;
+
+  const poller: Poller = new Poller({
+    batchSize: source.batchSize,
+    windowMs,
+    concurrency: Math.max(1, source.pollers.maximum),
+    pause: (tp) => consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]),
+    resume: (tp) => consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]),
+    seek: (tp, offset) => consumer.seek({ topic: tp.topic, partition: tp.partition, offset }),
+    run: async (chunk) => {
+      const live = () => running && chunk.every((r) => poller.owns(r.topic, r.partition));
+      try {
+        await runBatch(chunk, policy, {
+          invoke: async (records, invocation) => {
+            observer?.invoking?.(rangeOf(source.name, records), records, invocation);
+            return invokeFunction(toMskEvent(records, eventSource));
+          },
+          onResult: (records, result, invocation) => {
+            const range = rangeOf(source.name, records);
+            if (result.kind !== 'success')
+              logger.warn('ESM invocation failed', { ...logRange(range), invocation, outcome: result.kind });
+            observer?.result?.(range, result, invocation, records);
+          },
+          commit: async (records) => {
+            if (!live()) return;
+            const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
+            for (const r of records) {
+              const key = partitionKey(r.topic, r.partition);
+              const offset = BigInt(r.offset) + 1n;
+              if ((next.get(key)?.offset ?? -1n) < offset)
+                next.set(key, { topic: r.topic, partition: r.partition, offset });
+            }
+            await consumer.commitOffsets(
+              [...next.values()].map((n) => ({ ...n, offset: n.offset.toString() })),
+            );
+            poller.finished(records);
+          },
+          discard: async (records, info) => {
+            const payloadSize = Buffer.byteLength(JSON.stringify(toMskEvent(records, eventSource)));
+            await options.onFailure.send(
+              onFailureRecord({ records, functionArn, payloadSize, ...eventSource, ...info }),
+            );
+            const range = rangeOf(source.name, records);
+            logger.error('ESM retries exhausted; on-failure record sent', {
+              ...logRange(range),
+              approximateInvokeCount: info.approximateInvokeCount,
+            });
+            observer?.discarded?.(range, info.approximateInvokeCount);
+          },
+          beforeRetry: async () => {
+            await sleep(retryDelayMs);
+            return live();
+          },
+        });
+      } catch (error) {
+        // Only a commit or the on-failure send can throw here: the poller fetches the range again from
+        // its last finished offset (never dropped).
+        logger.error('ESM batch could not be completed', {
+          ...logRange(rangeOf(source.name, chunk)),
+          ...describeError(error),
+        });
+        throw error;
+      }
+    },
+  });
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => poller.assigned(payload.memberAssignment));
+
   await consumer.connect();
   await consumer.subscribe({
     topics: [...source.topics],
     fromBeginning: source.startingPosition === 'TRIM_HORIZON',
   });
-
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: Math.max(1, source.pollers.maximum),
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      const all = batch.messages.map((m) => toRaw(batch.topic, batch.partition, m));
-      const live = () => running && isRunning() && !isStale();
-      for (let start = 0; start < all.length; start += source.batchSize) {
-        if (!live()) return;
-        const chunk = all.slice(start, start + source.batchSize);
-        const beat = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
-        try {
-          await runBatch(chunk, policy, {
-            invoke: async (records, invocation) => {
-              const event = toMskEvent(records, eventSource);
-              const range = rangeOf(source.name, records);
-              observer?.invoking?.(range, records, invocation);
-              const context = lambdaContext(source);
-              return withTimeout(
-                Promise.resolve().then(() => handler(event, context)),
-                source.timeoutSeconds * 1000,
-              );
-            },
-            onResult: (records, result, invocation) => {
-              const range = rangeOf(source.name, records);
-              if (result.kind !== 'success')
-                logger.warn('ESM invocation failed', { ...range, invocation, outcome: result.kind });
-              observer?.result?.(range, result, invocation, records);
-            },
-            commit: async (last) => {
-              resolveOffset(last.offset);
-              const next = (BigInt(last.offset) + 1n).toString();
-              await consumer.commitOffsets([
-                { topic: batch.topic, partition: batch.partition, offset: next },
-              ]);
-            },
-            discard: async (records, info) => {
-              const payloadSize = Buffer.byteLength(JSON.stringify(toMskEvent(records, eventSource)));
-              await options.onFailure.send(
-                onFailureRecord({ records, functionArn, payloadSize, ...eventSource, ...info }),
-              );
-              const range = rangeOf(source.name, records);
-              logger.error('ESM retries exhausted; on-failure record sent', {
-                ...range,
-                approximateInvokeCount: info.approximateInvokeCount,
-              });
-              observer?.discarded?.(range, info.approximateInvokeCount);
-            },
-            beforeRetry: async () => {
-              await heartbeat().catch(() => undefined);
-              await sleep(retryDelayMs);
-              return live();
-            },
-          });
-        } catch (error) {
-          // Only commit or the on-failure send can throw here: leave the range unresolved so kafkajs
-          // delivers it again (never dropped).
-          logger.error('ESM batch could not be completed', {
-            ...rangeOf(source.name, chunk),
-            ...describeError(error),
-          });
-          throw error;
-        } finally {
-          clearInterval(beat);
-        }
-      }
+    // kafkajs only fetches; the poller batches, invokes and commits. Resolving hands the records over
+    // (the fetch position moves on); nothing is committed until the function is done with them.
+    eachBatch: async ({ batch, resolveOffset }) => {
+      if (batch.messages.length === 0) return;
+      poller.add(batch.messages.map((m) => toRaw(batch.topic, batch.partition, m)));
+      resolveOffset(batch.lastOffset());
     },
   });
   logger.info('ESM started', {
@@ -210,6 +263,9 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
     source,
     async stop() {
       running = false;
+      // A running invocation is stopped with its sandbox (its records are not committed: redelivered).
+      await sandboxes?.close();
+      await poller.stop();
       await consumer.disconnect();
       logger.info('ESM stopped', { function: source.name });
     },

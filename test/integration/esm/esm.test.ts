@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadHandler } from '../../../infra/local/esm/emulator.ts';
 import { REPO_ROOT } from '../../../infra/local/kafka/jvm.ts';
 import type { MskEvent } from '../../../shared/lambda/msk-event.ts';
 import { type EsmCase, type EsmHarness, eventually, newCase, offsetsOf, startHarness } from './harness.ts';
@@ -97,12 +100,14 @@ describe('ESM emulator', () => {
     // Act
     await c.start({
       handler: async (event) => {
-        const key = Object.keys(event.records)[0] as string;
-        inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
-        maxInFlight.set(key, Math.max(maxInFlight.get(key) ?? 0, inFlight.get(key) ?? 0));
-        seen.set(key, [...(seen.get(key) ?? []), ...offsetsOf(event)]);
+        const keys = Object.keys(event.records);
+        for (const key of keys) {
+          inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+          maxInFlight.set(key, Math.max(maxInFlight.get(key) ?? 0, inFlight.get(key) ?? 0));
+          seen.set(key, [...(seen.get(key) ?? []), ...(event.records[key] ?? []).map((r) => r.offset)]);
+        }
         await new Promise((r) => setTimeout(r, 50));
-        inFlight.set(key, (inFlight.get(key) ?? 1) - 1);
+        for (const key of keys) inFlight.set(key, (inFlight.get(key) ?? 1) - 1);
       },
     });
     for (const p of [0, 1, 2])
@@ -136,26 +141,27 @@ describe('ESM emulator', () => {
     await eventually(async () => (await c?.committed()) === '2', 'the commit after success');
   });
 
-  it('retries the configured number of times, bisecting, then sends one on-failure record and moves on', async () => {
-    // Prepare
-    c = await newCase(h, { batchSize: 4, retryAttempts: 3, bisectBatchOnError: true });
-    await c.produce(['bad', 'bad', 'bad', 'bad']);
+  it('bisects without spending retries, then sends only the failing record to the on-failure destination', async () => {
+    // Prepare: one bad record among good ones; splitting is not a retry, the good records are processed.
+    c = await newCase(h, { batchSize: 4, retryAttempts: 2, bisectBatchOnError: true });
+    await c.produce(['ok', 'bad', 'ok', 'ok']);
     const invocations: number[][] = [];
+    const processed: number[] = [];
     // Act
     await c.start({
       handler: (event) => {
         invocations.push(offsetsOf(event));
-        const values = Object.values(event.records)
-          .flat()
-          .map((r) => Buffer.from(r.value ?? '', 'base64').toString());
-        if (values.includes('bad')) fail();
+        const records = Object.values(event.records).flat();
+        if (records.some((r) => Buffer.from(r.value ?? '', 'base64').toString() === 'bad')) fail();
+        processed.push(...records.map((r) => r.offset));
       },
     });
-    await eventually(async () => (await c?.committed()) === '4', 'the discarded range committed');
+    await eventually(async () => (await c?.committed()) === '4', 'the batch finished');
     await c.produce(['ok']);
     await eventually(async () => (await c?.committed()) === '5', 'the next record processed');
-    // Assess
-    expect(invocations).toEqual([[0, 1, 2, 3], [0, 1], [0], [0], [4]]);
+    // Assess: [0-3] and [0,1] are split (no retry used); [1] alone is tried 1 + 2 retries.
+    expect(invocations).toEqual([[0, 1, 2, 3], [0, 1], [0], [1], [1], [1], [2, 3], [4]]);
+    expect(processed).toEqual([0, 2, 3, 4]);
     const records = await c.onFailureRecords();
     expect(records).toHaveLength(1);
     const [record] = records;
@@ -166,18 +172,18 @@ describe('ESM emulator', () => {
       requestContext: {
         functionArn: expect.stringMatching(/^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:esante-local-audit$/),
         condition: 'RetryAttemptsExhausted',
-        approximateInvokeCount: 4,
+        approximateInvokeCount: 5,
       },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
       version: '1.0',
       KafkaBatchInfo: {
-        batchSize: 4,
+        batchSize: 1,
         eventSourceArn: expect.stringMatching(/^arn:aws:kafka:/),
         bootstrapServers: h.brokers.join(','),
         recordsInfo: {
           [`${c.topic}-0`]: {
-            firstRecordOffset: '0',
-            lastRecordOffset: '3',
+            firstRecordOffset: '1',
+            lastRecordOffset: '1',
             firstRecordTimestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
             lastRecordTimestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
           },
@@ -327,5 +333,108 @@ describe('ESM emulator', () => {
     expect(remainingAtStart).toBeLessThanOrEqual(200);
     const records = await c.onFailureRecords();
     expect(records).toMatchObject([{ responseContext: { functionError: 'Unhandled' } }]);
+  });
+
+  it('gathers the records of several partitions ready together into one event, and resumes each partition from its own failed offset', async () => {
+    // Prepare: three partitions filled before the mapping starts, so one fetch brings them all.
+    c = await newCase(h, { batchSize: 100 }, 3);
+    for (const p of [0, 1, 2]) await c.produce(['a', 'b', 'c'], p);
+    const events: Record<string, number[]>[] = [];
+    // Act
+    await c.start({
+      handler: (event) => {
+        events.push(
+          Object.fromEntries(Object.entries(event.records).map(([k, rs]) => [k, rs.map((r) => r.offset)])),
+        );
+        // The first event: partition 1 fails from offset 1; the other partitions succeed.
+        if (events.length > 1) return { batchItemFailures: [] };
+        return { batchItemFailures: [{ itemIdentifier: { partition: `${c?.topic}-1`, offset: 1 } }] };
+      },
+    });
+    for (const p of [0, 1, 2])
+      await eventually(async () => (await c?.committed(p)) === '3', `partition ${p} committed`);
+    // Assess
+    expect(events[0]).toEqual({
+      [`${c.topic}-0`]: [0, 1, 2],
+      [`${c.topic}-1`]: [0, 1, 2],
+      [`${c.topic}-2`]: [0, 1, 2],
+    });
+    expect(events.slice(1)).toEqual([{ [`${c.topic}-1`]: [1, 2] }]);
+  });
+
+  it('invokes as soon as the batch reaches batchSize, before the batching window ends', async () => {
+    // Prepare: a 300 s window (30 s at the test scale), far longer than the wait below.
+    c = await newCase(h, { batchSize: 5, maxBatchingWindowSeconds: 300 });
+    const sizes: number[] = [];
+    await c.start({ handler: (event) => void sizes.push(offsetsOf(event).length) });
+    // Act
+    await c.produce(['a', 'b', 'c', 'd', 'e', 'f']);
+    // Assess: five records invoked at once; the sixth waits for the window.
+    await eventually(async () => (await c?.committed()) === '5', 'the full batch committed', 15_000);
+    expect(sizes).toEqual([5]);
+  });
+
+  it('invokes as soon as the batch reaches 6 MB of payload, with at most 6 MB per event', async () => {
+    // Prepare: records of 1 MB (1.33 MB once base64-encoded in the event); a 30 s window at the test scale.
+    c = await newCase(h, { batchSize: 100, maxBatchingWindowSeconds: 300 });
+    const events: { count: number; bytes: number }[] = [];
+    await c.start({
+      handler: (event) =>
+        void events.push({ count: offsetsOf(event).length, bytes: Buffer.byteLength(JSON.stringify(event)) }),
+    });
+    // Act
+    for (let i = 0; i < 5; i += 1) await c.produce(['x'.repeat(1_000_000)]);
+    // Assess
+    await eventually(() => events[0], 'an invocation before the window ends', 15_000);
+    expect(events[0]?.count).toBe(4);
+    expect(events[0]?.bytes).toBeLessThanOrEqual(6 * 1024 * 1024);
+  });
+
+  describe('a timed-out invocation', () => {
+    const entry = 'test/fixtures/esm/slow-handler.ts';
+    let dir = '';
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'esm-timeout-'));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+    const lines = (journal: string) =>
+      existsSync(journal) ? readFileSync(journal, 'utf8').trim().split('\n') : [];
+
+    it('is stopped with its sandbox before the retry: nothing it started lands afterwards', async () => {
+      // Prepare
+      c = await newCase(h, { entry, timeoutSeconds: 1, retryAttempts: 1 });
+      const journal = join(dir, 'sandbox.log');
+      await c.produce([JSON.stringify({ journal })]);
+      const order: string[] = [];
+      // Act
+      await c.start({
+        sandboxEvents: { stopped: (reason) => void order.push(`stopped:${reason}`) },
+        observer: { invoking: (_range, _records, invocation) => void order.push(`invoke:${invocation}`) },
+      });
+      await eventually(async () => (await c?.committed()) === '1', 'the retry committed');
+      writeFileSync(`${journal}.release`, '');
+      // The timed-out handler polls every 20 ms: were it alive, it would write within a few polls.
+      await new Promise((r) => setTimeout(r, 500));
+      // Assess
+      expect(order).toEqual(['invoke:1', 'stopped:timeout', 'invoke:2']);
+      expect(lines(journal)).toEqual(['first:start', 'retry:start']);
+      expect(await c.onFailureRecords(0)).toHaveLength(0);
+    });
+
+    it('keeps running when the handler runs in-process (the test-only path), which the sandbox prevents', async () => {
+      // Prepare
+      c = await newCase(h, { timeoutSeconds: 1, retryAttempts: 1 });
+      const journal = join(dir, 'in-process.log');
+      await c.produce([JSON.stringify({ journal })]);
+      // Act
+      await c.start({ handler: await loadHandler(entry) });
+      await eventually(async () => (await c?.committed()) === '1', 'the retry committed');
+      writeFileSync(`${journal}.release`, '');
+      // Assess: the side effect lands after the retry.
+      await eventually(() => lines(journal).includes('first:late'), 'the late write');
+      expect(lines(journal)).toEqual(['first:start', 'retry:start', 'first:late']);
+    });
   });
 });
