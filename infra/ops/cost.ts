@@ -77,6 +77,8 @@ export const ASSUMPTIONS = {
   flowLogBytesPerEvent: 150,
   /** Interface-endpoint traffic per event (STS, KMS, SES, X-Ray calls), bytes. */
   endpointBytesPerEvent: 2_000,
+  /** KMS requests per invocation: DynamoDB, SQS and Logs cache their data keys, so few reach KMS. */
+  kmsRequestsPerInvocation: 0.01,
 } as const;
 
 /** Most partitions of one topic a consumer reads at once = its useful Lambda concurrency (one batch in flight
@@ -222,7 +224,8 @@ export const monthlyCost = (
   const keys = 4;
   lines.push({
     line: 'KMS',
-    monthly: keys * PRICES.kmsKeyMonth + ((requests * 0.01) / 1e4) * PRICES.kmsRequestPer10k,
+    monthly:
+      keys * PRICES.kmsKeyMonth + ((requests * a.kmsRequestsPerInvocation) / 1e4) * PRICES.kmsRequestPer10k,
     drivenBy:
       'event-bus-stack.ts BusKey, network-stack.ts FlowLogKey, consumers-stack.ts LogKey, data-stack.ts DataKey',
   });
@@ -243,7 +246,9 @@ export const monthlyCost = (
   const ingestGb = (logBytes + flowBytes) / 1e9;
   const storedGb = ingestGb * Math.min(stage.logRetentionDays / 30, 12);
   const mskMetrics = specs.length * stage.brokerNodes * 5 + stage.brokerNodes * 25;
-  const alarms = 1 + 4 * 2 + 3;
+  // consumers-stack.ts: the DLQ depth alarm, Errors and Throttles per function (consumers + health), and
+  // OffsetLag per consumer.
+  const alarms = 1 + (CONSUMERS.length + 1) * 2 + CONSUMERS.length;
   lines.push({
     line: 'CloudWatch',
     note: `${round(ingestGb)} GB/month of logs, ~${mskMetrics} MSK metrics, ${alarms} alarms, 1 dashboard`,
