@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { topicSpecs } from '../../shared/events/index.ts';
+import { maxConcurrency, partitionsRead } from '../capacity.ts';
 import { CONSUMERS, type ConsumerDefinition } from '../consumers.ts';
 import { TABLES } from '../resources.ts';
 import { STAGES, type StageConfig } from '../stacks/stage.ts';
@@ -80,13 +81,6 @@ export const ASSUMPTIONS = {
   /** KMS requests per invocation: DynamoDB, SQS and Logs cache their data keys, so few reach KMS. */
   kmsRequestsPerInvocation: 0.01,
 } as const;
-
-/** Most partitions of one topic a consumer reads at once = its useful Lambda concurrency (one batch in flight
- * per partition, AWS Lambda Kafka ESM), so its reserved concurrency should be at least this. */
-export const partitionsRead = (consumer: Pick<ConsumerDefinition, 'topics'>): number => {
-  const partitions = new Map(topicSpecs().map((s) => [s.topic, s.partitions]));
-  return consumer.topics.reduce((sum, topic) => sum + (partitions.get(topic) ?? 0), 0);
-};
 
 const round = (n: number) => Math.round(n);
 const money = (n: number) => `$${n < 10 ? n.toFixed(2) : round(n).toLocaleString('en-US')}`;
@@ -327,14 +321,18 @@ export const renderCostTables = (): string => {
     const epu = /(\d+) EPU/.exec(line?.note ?? '')?.[1] ?? '?';
     out.push(`| ${grouping} | ${epu} | ${money(line?.monthly ?? 0)} |`);
   }
-  out.push('', 'Partitions each consumer reads, against its reserved concurrency today:', '');
   out.push(
-    '| consumer | topics | partitions read | reserved concurrency today |',
-    '| --- | ---: | ---: | ---: |',
+    '',
+    'Concurrency each consumer can use (`infra/capacity.ts`), against its reserved concurrency today:',
+    '',
+  );
+  out.push(
+    '| consumer | topics | partitions read | poller ceiling (mappings × max pollers × 5) | usable concurrency | reserved today |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const consumer of CONSUMERS)
     out.push(
-      `| ${consumer.name} | ${consumer.topics.length} | ${partitionsRead(consumer)} | ${consumer.reservedConcurrency} |`,
+      `| ${consumer.name} | ${consumer.topics.length} | ${partitionsRead(consumer)} | ${consumer.topics.length * consumer.pollers.maximum * 5} | ${maxConcurrency(consumer)} | ${consumer.reservedConcurrency} |`,
     );
   return `${out.join('\n')}\n`;
 };

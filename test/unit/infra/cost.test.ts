@@ -1,15 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { maxConcurrency, partitionsRead } from '../../../infra/capacity.ts';
 import { CONSUMERS } from '../../../infra/consumers.ts';
 import { REPO_ROOT } from '../../../infra/local/kafka/jvm.ts';
-import {
-  HOURS_PER_MONTH,
-  monthlyCost,
-  PRICES,
-  partitionsRead,
-  renderCostTables,
-} from '../../../infra/ops/cost.ts';
+import { HOURS_PER_MONTH, monthlyCost, PRICES, renderCostTables } from '../../../infra/ops/cost.ts';
 import { STAGES } from '../../../infra/stacks/stage.ts';
 import { topicSpecs } from '../../../shared/events/index.ts';
 
@@ -63,5 +58,11 @@ describe('cost model (docs/cost.md)', () => {
         consumer.topics.reduce((sum, t) => sum + (partitions.get(t) ?? Number.NaN), 0),
       );
     expect(partitionsRead({ topics: [] })).toBe(0);
+    // The pollers' ceiling (5 invocations each) caps it when it is the lower of the two.
+    const audit = CONSUMERS[0];
+    expect(maxConcurrency({ ...audit, pollers: { minimum: 1, maximum: 200 } })).toBe(partitionsRead(audit));
+    const drafts = CONSUMERS[2]; // one topic of 6 partitions
+    expect(partitionsRead(drafts)).toBe(6);
+    expect(maxConcurrency({ ...drafts, pollers: { minimum: 1, maximum: 1 } })).toBe(5);
   });
 });
