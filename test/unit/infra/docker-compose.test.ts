@@ -79,6 +79,9 @@ describe('docker-compose.yml', () => {
     expect(bus?.command?.join(' ')).toMatch(/npm ci .*&& npm start -- --demo$/);
     expect(bus?.ports).toContain(`127.0.0.1:${env.PORT}:${env.PORT}`);
     expect(services.ses?.command).toContain(`aws-ses-v2-local@${VERSIONS.sesLocal}`);
+    // The repository is mounted; its node_modules and .local (start.env names container hosts) are not shared.
+    const targets = (bus?.volumes ?? []).map((v) => v.split(':')[1]);
+    expect(targets).toEqual(expect.arrayContaining(['/app', '/app/node_modules', '/app/.local']));
   });
 
   it('starts the bus after its dependencies, waiting for health only where a service has a healthcheck', () => {
