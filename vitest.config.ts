@@ -1,6 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
 /**
+ * Test output is for people: a passing run prints test results, not the code's JSON log lines or EMF
+ * metrics. Powertools' logger and metrics are off for the whole run (the global setup in this process and
+ * the test workers it forks inherit this environment); a test that asserts on logs raises the level itself
+ * (test/helpers/logs.ts), and `POWERTOOLS_LOG_LEVEL=DEBUG npx vitest …` shows everything.
+ */
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+/**
  * Two projects: `unit` (no I/O, fast) and `integration` (a real Kafka broker, started once for the
  * whole run by the global setup unless KAFKA_BROKERS points at an existing one).
  */

@@ -6,6 +6,7 @@ import { consumerByName } from '../consumers.ts';
 import { lambdaContext } from './esm/context.ts';
 import { loadHandler } from './esm/emulator.ts';
 import { LOCAL_DIR, REPO_ROOT } from './kafka/jvm.ts';
+import { assertLocalStack } from './preflight.ts';
 
 /**
  * `npm run invoke -- <function> <event.json>`, in the manner of `sam local invoke`: runs one function's
@@ -14,7 +15,8 @@ import { LOCAL_DIR, REPO_ROOT } from './kafka/jvm.ts';
  * invocation prints `{ errorType, errorMessage }` and exits 1.
  *
  * The endpoints (KAFKA_BROKERS, DYNAMODB_ENDPOINT, ...) come from the environment; while `npm start` runs,
- * the variables it wrote to .local/start.env fill in whatever the environment does not set.
+ * the variables it wrote to .local/start.env fill in whatever the environment does not set. With nothing
+ * listening there, it fails at once with a ConfigError naming what is missing and how to start it.
  */
 export const START_ENV_FILE = join(LOCAL_DIR, 'start.env');
 
@@ -34,6 +36,9 @@ export const invoke = async (name: string, eventFile: string): Promise<unknown> 
     throw new Error(`Unknown function "${name}"`);
   }
   const event: unknown = JSON.parse(readFileSync(resolve(eventFile), 'utf8'));
+  // As `sam local invoke` needs Docker: without the local stack, say so now rather than after the clients'
+  // retries (Kafka's alone take ~27 s) end in batch item failures.
+  await assertLocalStack(name, definition, process.env);
   const handler = await loadHandler(entry);
   const context = lambdaContext({
     name,

@@ -1,3 +1,5 @@
+// First: it sets the demo's log level before any module builds the logger.
+import './demo-env.ts';
 import { rm, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,8 +11,7 @@ import { createKafka } from '../../shared/kafka/config.ts';
 import { producer } from '../../shared/kafka/producer.ts';
 import { ENDPOINT_ENV } from '../../shared/lambda/clients.ts';
 import { recordRetryEnv } from '../../shared/lambda/settings.ts';
-import { logger } from '../../shared/log.ts';
-import { CONSUMERS } from '../consumers.ts';
+import { CONSUMERS, esmConsumerGroupId } from '../consumers.ts';
 import { type LocalAws, startLocalAws } from './aws/index.ts';
 import { DemoObserver, playDemo } from './demo.ts';
 import { lambdaContext } from './esm/context.ts';
@@ -20,6 +21,7 @@ import { START_ENV_FILE } from './invoke.ts';
 import { startKafka } from './kafka/broker.ts';
 import { freePort } from './kafka/free-port.ts';
 import { LOCAL_DIR } from './kafka/jvm.ts';
+import { groupCoordinatorsReady } from './kafka/ready.ts';
 
 /**
  * `npm start`: the local stack, every consumer through the ESM emulator, and `/health/kafka` over HTTP.
@@ -109,6 +111,10 @@ export const startStack = async (options: { freePorts: boolean }): Promise<Stack
     const kafka = await createKafka();
     const report = await provisionTopics(kafka);
     say(`Topics: ${report.created.length} created, ${report.unchanged.length + report.grown.length} present`);
+    await groupCoordinatorsReady(
+      kafka,
+      CONSUMERS.flatMap((c) => [c.groupId, ...c.topics.map((t) => esmConsumerGroupId(c, t))]),
+    );
 
     // The functions publish through the shared producer; it is flushed and closed after the consumers stop.
     stops.push(() => producer.disconnect());
@@ -150,11 +156,6 @@ const main = async (): Promise<number> => {
   if (exitAfter && !demo) {
     console.error('--exit goes with --demo: npm start -- --demo --exit');
     return 2;
-  }
-  if (demo) {
-    // Let the demo's lines stand out: the functions' INFO logs and EMF metrics are left out.
-    logger.setLogLevel('WARN');
-    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   }
   const stack = await startStack({ freePorts: exitAfter });
   let stopping: Promise<void> | undefined;

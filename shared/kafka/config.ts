@@ -1,5 +1,6 @@
 import type { GetBootstrapBrokersCommand } from '@aws-sdk/client-kafka';
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import kafkajsProtocolErrors from 'kafkajs/src/protocol/error.js';
 import { ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 
@@ -139,12 +140,31 @@ export const toKafkaConfig = (config: BusConfig, brokers: string[]): KafkaConfig
   };
 };
 
+/** Messages of the Kafka protocol errors kafkajs retries by itself (NOT_LEADER, COORDINATOR_LOAD_IN_PROGRESS, …). */
+const RETRIABLE_PROTOCOL_ERRORS = new Set(
+  kafkajsProtocolErrors.errorCodes.filter((e) => e.retriable).map((e) => e.message),
+);
+
+/**
+ * Whether a kafkajs log line is a broker's answer with a retriable protocol error. kafkajs logs every error
+ * answer at ERROR (`Response <Api>`), then retries the request: a broker still electing leaders or loading
+ * its coordinators (a fresh local broker, an MSK rolling update) is not an error anyone must act on. When
+ * the retries run out, the error reaches the caller, which logs it.
+ */
+export const isRetriedResponse = (namespace: string, message: string, error: unknown): boolean =>
+  namespace === 'Connection' &&
+  message.startsWith('Response ') &&
+  typeof error === 'string' &&
+  RETRIABLE_PROTOCOL_ERRORS.has(error);
+
 /** kafkajs logs go through our logger; they carry broker and protocol details, not record payloads. */
 const kafkajsLogCreator =
   () =>
   ({ level, namespace, log }: { level: number; namespace: string; log: { message: string } }) => {
     const { message, ...rest } = log;
     const entry = { namespace, ...pickSafe(rest) };
+    if (isRetriedResponse(namespace, message, (rest as { error?: unknown }).error))
+      return logger.debug(`kafkajs: ${message}`, entry);
     // The seed's bounded retries (8) are deliberate: a publish that cannot be acknowledged must reject so the
     // caller sees it; kafkajs warns about this for idempotent producers on every connect.
     if (message.startsWith('Limiting retries for the idempotent producer'))

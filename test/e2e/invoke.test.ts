@@ -7,6 +7,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditKey } from '../../functions/audit/audit.ts';
 import { type LocalAws, sentEmails, startLocalAws } from '../../infra/local/aws/index.ts';
+import { freePort } from '../../infra/local/kafka/free-port.ts';
 import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
 import { TABLES } from '../../infra/resources.ts';
 import { encodeEvent } from '../../shared/events/envelope.ts';
@@ -26,12 +27,12 @@ describe('npm run invoke', () => {
   let aws: LocalAws;
   let dir: string;
 
-  const invoke = (fn: string, file: string) =>
+  const invoke = (fn: string, file: string, env: NodeJS.ProcessEnv = { ...process.env, ...aws.env }) =>
     new Promise<{ code: number | null; response: unknown }>((done) => {
       const child = spawn(
         join(REPO_ROOT, 'node_modules/.bin/node'),
         ['--import', 'tsx', 'infra/local/invoke.ts', fn, file],
-        { cwd: REPO_ROOT, env: { ...process.env, ...aws.env } },
+        { cwd: REPO_ROOT, env },
       );
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => {
@@ -95,6 +96,26 @@ describe('npm run invoke', () => {
     const entry = await db.send(new GetCommand({ TableName: TABLES.audit.name, Key: auditKey(eventId) }));
     expect(entry.Item?.eventId).toBe(eventId);
     expect(await sentEmails(aws.env.SES_ENDPOINT ?? '', email)).toHaveLength(1);
+  });
+
+  it('fails at once, naming what is missing and how to start it, when the local stack is not running', async () => {
+    // Prepare: endpoints where nothing listens (free ports), as when `npm start` is not running.
+    const kafka = `127.0.0.1:${await freePort()}`;
+    const dynamo = `http://127.0.0.1:${await freePort()}`;
+    const env = {
+      ...process.env,
+      KAFKA_BROKERS: kafka,
+      DYNAMODB_ENDPOINT: dynamo,
+      AUDIT_TABLE: 'esante-audit',
+    };
+    // Act
+    const result = await invoke('audit', FIXTURE, env);
+    // Assess: a typed error before any record is tried (not batch item failures after the retries).
+    expect(result).toMatchObject({ code: 1, response: { errorType: 'ConfigError' } });
+    const { errorMessage } = result.response as { errorMessage: string };
+    expect(errorMessage).toContain(`Kafka: nothing answers at ${kafka} (KAFKA_BROKERS)`);
+    expect(errorMessage).toContain(`DynamoDB: nothing answers at ${dynamo} (DYNAMODB_ENDPOINT)`);
+    expect(errorMessage).toContain('`npm start`');
   });
 
   it('fails with a typed error for an unknown function', async () => {

@@ -32,7 +32,8 @@ describe('npm start -- --demo --exit', () => {
   const broker = useOwnBroker();
   it('prints none of the PHI values its events carry', { timeout: 240_000 }, async () => {
     // Prepare
-    const env = { ...process.env, PORT: '0', KAFKA_BROKERS: broker.brokers() };
+    // At DEBUG, the most talkative level: the test run itself is silent (vitest.config.ts).
+    const env = { ...process.env, PORT: '0', KAFKA_BROKERS: broker.brokers(), POWERTOOLS_LOG_LEVEL: 'DEBUG' };
 
     // Act
     const { code, out } = await run(['--import', 'tsx', 'infra/local/start.ts', '--demo', '--exit'], env);

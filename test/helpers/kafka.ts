@@ -86,17 +86,30 @@ export const collect = async (
   return records;
 };
 
-/** Polls `fn` until it returns a truthy value (or the time runs out, returning the last value). */
-export const eventually = async <T>(
+/**
+ * Polls `fn` until it returns a truthy value, and returns it; when the time runs out, throws an error naming
+ * what was awaited (`what`, or the condition's source when a caller passes only a timeout).
+ */
+export async function eventually<T>(
   fn: () => Promise<T> | T,
-  timeoutMs = 20_000,
+  what: string,
+  timeoutMs?: number,
+  everyMs?: number,
+): Promise<T>;
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs?: number): Promise<T>;
+export async function eventually<T>(
+  fn: () => Promise<T> | T,
+  whatOrTimeout?: string | number,
+  timeoutMs = typeof whatOrTimeout === 'number' ? whatOrTimeout : 20_000,
   everyMs = 100,
-): Promise<T> => {
+): Promise<T> {
+  const what = typeof whatOrTimeout === 'string' ? whatOrTimeout : `\`${String(fn)}\``;
   const deadline = Date.now() + timeoutMs;
   let value = await fn();
-  while (!value && Date.now() < deadline) {
+  while (!value) {
+    if (Date.now() >= deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
     value = await fn();
   }
   return value;
-};
+}

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { badInput } from '../../faults/bad-input.ts';
 import { brokerKills } from '../../faults/broker-kills.ts';
 import { consumerKills } from '../../faults/consumer-kills.ts';
@@ -14,6 +14,12 @@ import { type FaultStack, startFaultStack } from '../../faults/stack.ts';
  * The stack has its own broker, since one scenario SIGKILLs it.
  */
 const failed = (result: ScenarioResult) => result.checks.filter((c) => !c.ok);
+
+// The PHI check reads this process's log lines too, at DEBUG as the child processes log (the rest of the run
+// is silent, vitest.config.ts). Set before the logger is built: a warm invocation puts back its first level.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+});
 
 describe('fault injection (short runs)', () => {
   let stack: FaultStack;

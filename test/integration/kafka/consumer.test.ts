@@ -64,7 +64,7 @@ describe('KafkaConsumer against the real broker', () => {
     }
     await producer.disconnect();
     // Assess
-    await eventually(() => seen.a?.length === 5 && seen.b?.length === 5, 30_000);
+    await eventually(() => seen.a?.length === 5 && seen.b?.length === 5, 'five events in each group', 30_000);
     expect(seen.a?.sort()).toEqual([...ids].sort());
     expect(seen.b?.sort()).toEqual([...ids].sort());
   });
@@ -100,7 +100,7 @@ describe('KafkaConsumer against the real broker', () => {
       { key: 'same-key', value: ok.value },
     ]);
     // Assess
-    await eventually(() => handled.length === 1, 30_000);
+    await eventually(() => handled.length === 1, 'the next record handled', 30_000);
     expect(attempts).toEqual([1, 2, 3]);
     const [letter] = await deadLetters(
       (d) =>
@@ -148,7 +148,7 @@ describe('KafkaConsumer against the real broker', () => {
       { key: 'k', value: ok.value },
     ]);
     // Assess
-    await eventually(() => handled.length === 1, 30_000);
+    await eventually(() => handled.length === 1, 'the next record handled', 30_000);
     const letters = await deadLetters(
       (d) =>
         Buffer.from(d.original.value ?? '', 'base64')
@@ -192,7 +192,7 @@ describe('KafkaConsumer against the real broker', () => {
     await produceRaw(`${prefix}.b.created`, [{ key: 'x', value: JSON.stringify({ n: 2 }) }]);
     await admin.disconnect();
     // Assess
-    await eventually(() => received.length >= 2, 40_000);
+    await eventually(() => received.length >= 2, 'events from both matching topics', 40_000);
     expect(received.sort()).toEqual([`${prefix}.a.created:1`, `${prefix}.b.created:2`]);
     expect(consumer.subscribedTopics).toEqual([`${prefix}.a.created`, `${prefix}.b.created`]);
   });

@@ -9,6 +9,7 @@ import { processMskEvent, processMskRecords } from '../../../shared/lambda/batch
 import { toMskEvent } from '../../../shared/lambda/msk-event.ts';
 import { PHI_MARKER, sampleMeta, samplePayloads } from '../../fixtures/events.ts';
 import { loadMskEvent } from '../../fixtures/msk/index.ts';
+import { captureLogs } from '../../helpers/logs.ts';
 
 const FAST = { attempts: 2, baseDelayMs: 1, maxDelayMs: 2, jitter: false };
 const SOURCE = {
@@ -208,27 +209,18 @@ describe('processMskEvent', () => {
 
   it('logs record coordinates and error classes but never payload values', async () => {
     // Prepare: the fixture's appointment.requested carries a PHI marker in `reason`; its handler fails
-    const lines: string[] = [];
-    const capture = (chunk: unknown) => {
-      lines.push(String(chunk));
-      return true;
-    };
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
     const { deadLetters } = sink();
 
-    try {
-      await processMskEvent(loadMskEvent('appointments'), {
+    // Act (every log line captured, at DEBUG)
+    const { lines } = await captureLogs(() =>
+      processMskEvent(loadMskEvent('appointments'), {
         resolveHandler: () => () => {
           throw new Error(`downstream said ${PHI_MARKER}`);
         },
         retry: FAST,
         deadLetters,
-      });
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
+      }),
+    );
 
     const logged = lines.join('\n');
     expect(logged).toContain('evt-fixture-1');
