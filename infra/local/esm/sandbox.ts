@@ -78,7 +78,9 @@ interface Sandbox {
  * reuses idle ones, starts one when all are busy, and terminates one whose invocation outlives the
  * function timeout (the invocation's rejection comes only after the thread has exited). The worker shares
  * the process environment (endpoints, RECORD_RETRY, ...), as the function's configuration would.
- * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+ * ("If the Lambda function crashes or times out during the Invoke phase, Lambda resets the execution
+ * environment": https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html, "Failures
+ * during the invoke phase"). A handler that throws keeps its sandbox (the runtime catches the error).
  */
 export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {}): SandboxPool => {
   const entry = resolve(REPO_ROOT, init.entry);
