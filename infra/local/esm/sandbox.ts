@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { REPO_ROOT } from '../kafka/jvm.ts';
@@ -60,8 +61,19 @@ export interface SandboxPool {
   close(): Promise<void>;
 }
 
+/** tsx's ESM API (the `import` entry of its `./esm/api` export), which registers its loader in a thread. */
+const tsxApi = (): string => {
+  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
+  const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as {
+    exports: Record<string, { import: { default: string } }>;
+  };
+  const entry = exports['./esm/api']?.import.default;
+  if (!entry) throw new Error('tsx has no ./esm/api export: the sandbox cannot load TypeScript');
+  return pathToFileURL(resolve(dirname(manifest), entry)).href;
+};
+
 // The worker loads TypeScript through tsx, as `node --import tsx` does for the main thread.
-const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
+const TSX_API = tsxApi();
 const WORKER = new URL('./sandbox-worker.ts', import.meta.url).href;
 const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((api) => { api.register(); return import(${JSON.stringify(WORKER)}); });`;
 
