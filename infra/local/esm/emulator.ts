@@ -193,8 +193,8 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
               logger.warn('ESM invocation failed', { ...logRange(range), invocation, outcome: result.kind });
             observer?.result?.(range, result, invocation, records);
           },
+          live,
           commit: async (records) => {
-            if (!live()) return;
             const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
             for (const r of records) {
               const key = partitionKey(r.topic, r.partition);
