@@ -178,7 +178,14 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
     concurrency: Math.max(1, source.pollers.maximum),
     pause: (tp) => consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]),
     resume: (tp) => consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]),
-    seek: (tp, offset) => consumer.seek({ topic: tp.topic, partition: tp.partition, offset }),
+    seek: (tp, offset) => {
+      try {
+        consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
+      } catch (error) {
+        // Not running any more: the next start reads from the committed offset anyway.
+        logger.warn('ESM could not fetch a partition again', { ...tp, offset, ...describeError(error) });
+      }
+    },
     run: async (chunk) => {
       const live = () => running && chunk.every((r) => poller.owns(r.topic, r.partition));
       try {
