@@ -188,8 +188,9 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
     },
     run: async (chunk) => {
       const live = () => running && chunk.every((r) => poller.owns(r.topic, r.partition));
+      let report: Awaited<ReturnType<typeof runBatch>>;
       try {
-        await runBatch(chunk, policy, {
+        report = await runBatch(chunk, policy, {
           invoke: async (records, invocation) => {
             observer?.invoking?.(rangeOf(source.name, records), records, invocation);
             return invokeFunction(toMskEvent(records, eventSource));
@@ -239,6 +240,12 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
           ...describeError(error),
         });
         throw error;
+      }
+      if (report.stopped && running) {
+        // A partition of the batch went to another consumer in a rebalance: what is left of the batch was
+        // neither committed nor discarded; the poller fetches the partitions it still owns again.
+        logger.info('ESM batch left to a rebalance', logRange(rangeOf(source.name, chunk)));
+        throw new Error('A partition of the batch was lost in a rebalance');
       }
     },
   });
