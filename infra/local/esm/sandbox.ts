@@ -81,6 +81,8 @@ interface Sandbox {
   worker: Worker;
   current?: { id: number; resolve(value: unknown): void; reject(error: Error): void };
   exited: Promise<void>;
+  /** Crashed, timed out or exited: never handed another invocation. */
+  dead: boolean;
 }
 
 /**
@@ -114,6 +116,7 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
       const sandbox: Sandbox = {
         worker,
         exited: new Promise((done) => worker.once('exit', () => done())),
+        dead: false,
       };
       all.add(sandbox);
       worker.on('message', (message: SandboxReply) => {
@@ -134,6 +137,7 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
       });
       // An uncaught error in the handler's background work ends the thread (Lambda: Runtime.ExitError).
       worker.on('error', (error) => {
+        sandbox.dead = true;
         if (!settled) {
           settled = true;
           failed(error);
@@ -143,6 +147,7 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
         events.stopped?.('crash');
       });
       worker.once('exit', () => {
+        sandbox.dead = true;
         all.delete(sandbox);
         const at = idle.indexOf(sandbox);
         if (at >= 0) idle.splice(at, 1);
@@ -168,6 +173,7 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
           timer = setTimeout(() => {
             if (sandbox.current?.id !== id) return;
             sandbox.current = undefined;
+            sandbox.dead = true;
             // Stop the thread first: the timeout is reported only once nothing of this invocation can run.
             void sandbox.worker.terminate().then(() => {
               events.stopped?.('timeout');
@@ -183,7 +189,7 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
         });
       } finally {
         clearTimeout(timer);
-        if (all.has(sandbox) && !closed && sandbox.current === undefined) idle.push(sandbox);
+        if (!sandbox.dead && !closed && sandbox.current === undefined) idle.push(sandbox);
       }
     },
     async close() {
