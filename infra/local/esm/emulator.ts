@@ -165,8 +165,9 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
   const consumer: Consumer = kafka.consumer({
     groupId: source.groupId,
     allowAutoTopicCreation: false,
-    // The batching window is the poller's: fetches return as soon as records are there.
-    maxWaitTimeInMs: Math.min(Math.max(windowMs, 10), 500),
+    // The batching window is the poller's: a fetch returns as soon as records are there (minBytes 1), so
+    // the wait only paces polling when the topics are idle.
+    maxWaitTimeInMs: Math.min(Math.max(windowMs, 100), 500),
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
   });
