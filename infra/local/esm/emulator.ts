@@ -152,6 +152,8 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
   const sandboxes = options.handler
     ? undefined
     : createSandboxPool({ entry: source.entry, fn: source }, options.sandboxEvents);
+  // Load the handler before consuming, as the in-process loader did: a module that cannot load fails here.
+  await sandboxes?.warm();
   const invokeFunction = (event: MskEvent): Promise<unknown> => {
     if (sandboxes) return sandboxes.invoke(event);
     const handler = options.handler as LambdaHandler;

@@ -57,6 +57,8 @@ export interface SandboxEvents {
 export interface SandboxPool {
   /** Runs one invocation in an idle sandbox (or a new one); rejects with FunctionTimeoutError or FunctionError. */
   invoke(event: unknown): Promise<unknown>;
+  /** Starts one sandbox ahead of the first invocation; rejects if the handler module cannot be loaded. */
+  warm(): Promise<void>;
   /** Stops every sandbox (a running invocation rejects). */
   close(): Promise<void>;
 }
@@ -191,6 +193,10 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
         clearTimeout(timer);
         if (!sandbox.dead && !closed && sandbox.current === undefined) idle.push(sandbox);
       }
+    },
+    async warm() {
+      const sandbox = await start();
+      if (!closed && !sandbox.dead) idle.push(sandbox);
     },
     async close() {
       closed = true;

@@ -65,4 +65,9 @@ describe('Sandbox pool (one worker thread per concurrent invocation)', () => {
     expect(error).toMatchObject({ errorType: 'Runtime.ExitError' });
     expect(((await p.invoke({ mode: 'ok' })) as { calls: number }).calls).toBe(1);
   });
+
+  it('refuses to warm up a handler module that cannot be loaded', async () => {
+    pool = createSandboxPool({ entry: 'test/fixtures/esm/no-such-handler.ts', fn });
+    await expect(pool.warm()).rejects.toThrow(/Init failed/);
+  });
 });
