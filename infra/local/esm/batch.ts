@@ -37,6 +37,11 @@ export interface BatchCallbacks {
   ): Promise<void>;
   /** Between attempts: back off. Return false to stop (shutdown, partition lost): nothing more is committed. */
   beforeRetry(): Promise<boolean>;
+  /**
+   * Whether the outcome of an invocation may still be acted on (false once the ESM stops or a partition of
+   * the batch is lost): when false, nothing more is committed, discarded or invoked.
+   */
+  live?(): boolean;
   /** Told the outcome of every invocation (logs, demo, tests). */
   onResult?(records: RawRecord[], result: InvocationResult, invocation: number): void;
 }
@@ -145,6 +150,8 @@ export const runBatch = async (
       result = { kind: 'error', functionError: 'Unhandled' };
     }
     callbacks.onResult?.(current.records, result, invocations);
+    // A sandbox stopped by a shutdown is not a function error to retry or dead-letter.
+    if (callbacks.live && !callbacks.live()) return { invocations, discarded, stopped: true };
     if (result.kind === 'success') {
       await callbacks.commit(current.records);
       continue;

@@ -152,6 +152,8 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
   const sandboxes = options.handler
     ? undefined
     : createSandboxPool({ entry: source.entry, fn: source }, options.sandboxEvents);
+  // Load the handler before consuming, as the in-process loader did: a module that cannot load fails here.
+  await sandboxes?.warm();
   const invokeFunction = (event: MskEvent): Promise<unknown> => {
     if (sandboxes) return sandboxes.invoke(event);
     const handler = options.handler as LambdaHandler;
@@ -165,8 +167,9 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
   const consumer: Consumer = kafka.consumer({
     groupId: source.groupId,
     allowAutoTopicCreation: false,
-    // The batching window is the poller's: fetches return as soon as records are there.
-    maxWaitTimeInMs: Math.min(Math.max(windowMs, 10), 500),
+    // The batching window is the poller's: a fetch returns as soon as records are there (minBytes 1), so
+    // the wait only paces polling when the topics are idle.
+    maxWaitTimeInMs: Math.min(Math.max(windowMs, 100), 500),
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
   });
@@ -178,11 +181,19 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
     concurrency: Math.max(1, source.pollers.maximum),
     pause: (tp) => consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]),
     resume: (tp) => consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]),
-    seek: (tp, offset) => consumer.seek({ topic: tp.topic, partition: tp.partition, offset }),
+    seek: (tp, offset) => {
+      try {
+        consumer.seek({ topic: tp.topic, partition: tp.partition, offset });
+      } catch (error) {
+        // Not running any more: the next start reads from the committed offset anyway.
+        logger.warn('ESM could not fetch a partition again', { ...tp, offset, ...describeError(error) });
+      }
+    },
     run: async (chunk) => {
       const live = () => running && chunk.every((r) => poller.owns(r.topic, r.partition));
+      let report: Awaited<ReturnType<typeof runBatch>>;
       try {
-        await runBatch(chunk, policy, {
+        report = await runBatch(chunk, policy, {
           invoke: async (records, invocation) => {
             observer?.invoking?.(rangeOf(source.name, records), records, invocation);
             return invokeFunction(toMskEvent(records, eventSource));
@@ -193,8 +204,8 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
               logger.warn('ESM invocation failed', { ...logRange(range), invocation, outcome: result.kind });
             observer?.result?.(range, result, invocation, records);
           },
+          live,
           commit: async (records) => {
-            if (!live()) return;
             const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
             for (const r of records) {
               const key = partitionKey(r.topic, r.partition);
@@ -232,6 +243,12 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
           ...describeError(error),
         });
         throw error;
+      }
+      if (report.stopped && running) {
+        // A partition of the batch went to another consumer in a rebalance: what is left of the batch was
+        // neither committed nor discarded; the poller fetches the partitions it still owns again.
+        logger.info('ESM batch left to a rebalance', logRange(rangeOf(source.name, chunk)));
+        throw new Error('A partition of the batch was lost in a rebalance');
       }
     },
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { REPO_ROOT } from '../kafka/jvm.ts';
@@ -56,12 +57,25 @@ export interface SandboxEvents {
 export interface SandboxPool {
   /** Runs one invocation in an idle sandbox (or a new one); rejects with FunctionTimeoutError or FunctionError. */
   invoke(event: unknown): Promise<unknown>;
+  /** Starts one sandbox ahead of the first invocation; rejects if the handler module cannot be loaded. */
+  warm(): Promise<void>;
   /** Stops every sandbox (a running invocation rejects). */
   close(): Promise<void>;
 }
 
+/** tsx's ESM API (the `import` entry of its `./esm/api` export), which registers its loader in a thread. */
+const tsxApi = (): string => {
+  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
+  const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as {
+    exports: Record<string, { import: { default: string } }>;
+  };
+  const entry = exports['./esm/api']?.import.default;
+  if (!entry) throw new Error('tsx has no ./esm/api export: the sandbox cannot load TypeScript');
+  return pathToFileURL(resolve(dirname(manifest), entry)).href;
+};
+
 // The worker loads TypeScript through tsx, as `node --import tsx` does for the main thread.
-const TSX_API = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
+const TSX_API = tsxApi();
 const WORKER = new URL('./sandbox-worker.ts', import.meta.url).href;
 const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then((api) => { api.register(); return import(${JSON.stringify(WORKER)}); });`;
 
@@ -69,6 +83,8 @@ interface Sandbox {
   worker: Worker;
   current?: { id: number; resolve(value: unknown): void; reject(error: Error): void };
   exited: Promise<void>;
+  /** Crashed, timed out or exited: never handed another invocation. */
+  dead: boolean;
 }
 
 /**
@@ -78,7 +94,9 @@ interface Sandbox {
  * reuses idle ones, starts one when all are busy, and terminates one whose invocation outlives the
  * function timeout (the invocation's rejection comes only after the thread has exited). The worker shares
  * the process environment (endpoints, RECORD_RETRY, ...), as the function's configuration would.
- * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+ * ("If the Lambda function crashes or times out during the Invoke phase, Lambda resets the execution
+ * environment": https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html, "Failures
+ * during the invoke phase"). A handler that throws keeps its sandbox (the runtime catches the error).
  */
 export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {}): SandboxPool => {
   const entry = resolve(REPO_ROOT, init.entry);
@@ -100,6 +118,7 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
       const sandbox: Sandbox = {
         worker,
         exited: new Promise((done) => worker.once('exit', () => done())),
+        dead: false,
       };
       all.add(sandbox);
       worker.on('message', (message: SandboxReply) => {
@@ -120,6 +139,7 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
       });
       // An uncaught error in the handler's background work ends the thread (Lambda: Runtime.ExitError).
       worker.on('error', (error) => {
+        sandbox.dead = true;
         if (!settled) {
           settled = true;
           failed(error);
@@ -129,6 +149,7 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
         events.stopped?.('crash');
       });
       worker.once('exit', () => {
+        sandbox.dead = true;
         all.delete(sandbox);
         const at = idle.indexOf(sandbox);
         if (at >= 0) idle.splice(at, 1);
@@ -154,6 +175,7 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
           timer = setTimeout(() => {
             if (sandbox.current?.id !== id) return;
             sandbox.current = undefined;
+            sandbox.dead = true;
             // Stop the thread first: the timeout is reported only once nothing of this invocation can run.
             void sandbox.worker.terminate().then(() => {
               events.stopped?.('timeout');
@@ -169,8 +191,12 @@ export const createSandboxPool = (init: SandboxInit, events: SandboxEvents = {})
         });
       } finally {
         clearTimeout(timer);
-        if (all.has(sandbox) && !closed && sandbox.current === undefined) idle.push(sandbox);
+        if (!sandbox.dead && !closed && sandbox.current === undefined) idle.push(sandbox);
       }
+    },
+    async warm() {
+      const sandbox = await start();
+      if (!closed && !sandbox.dead) idle.push(sandbox);
     },
     async close() {
       closed = true;

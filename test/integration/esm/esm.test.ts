@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadHandler } from '../../../infra/local/esm/emulator.ts';
+import { type LambdaHandler, loadHandler, startEsm } from '../../../infra/local/esm/emulator.ts';
 import { REPO_ROOT } from '../../../infra/local/kafka/jvm.ts';
 import type { MskEvent } from '../../../shared/lambda/msk-event.ts';
 import { type EsmCase, type EsmHarness, eventually, newCase, offsetsOf, startHarness } from './harness.ts';
@@ -388,6 +388,42 @@ describe('ESM emulator', () => {
     await eventually(() => events[0], 'an invocation before the window ends', 15_000);
     expect(events[0]?.count).toBe(4);
     expect(events[0]?.bytes).toBeLessThanOrEqual(6 * 1024 * 1024);
+  });
+
+  it('hands partitions over in a rebalance without losing a record', async () => {
+    // Prepare: four partitions, a second emulator joining the same group while batches are in flight.
+    c = await newCase(h, { batchSize: 5 }, 4);
+    const seen = new Map<string, Set<number>>();
+    const handler: LambdaHandler = async (event) => {
+      for (const [key, records] of Object.entries(event.records))
+        for (const r of records) seen.set(key, (seen.get(key) ?? new Set()).add(r.offset));
+      await new Promise((r) => setTimeout(r, 20));
+    };
+    const values = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
+    await c.start({ handler });
+    for (const p of [0, 1, 2, 3]) await c.produce(values(20), p);
+    const second = await startEsm({
+      source: c.source,
+      handler,
+      onFailure: c.sink,
+      kafka: h.kafka,
+      bootstrapServers: h.brokers.join(','),
+      windowScale: 0.1,
+      retryDelayMs: 10,
+    });
+    try {
+      // Act
+      for (const p of [0, 1, 2, 3]) await c.produce(values(20), p);
+      for (const p of [0, 1, 2, 3])
+        await eventually(async () => (await c?.committed(p)) === '40', `partition ${p} committed`);
+    } finally {
+      await second.stop();
+    }
+    // Assess: every record of every partition was delivered (at least once, as AWS promises).
+    const all = Array.from({ length: 40 }, (_, i) => i);
+    for (const p of [0, 1, 2, 3])
+      expect([...(seen.get(`${c.topic}-${p}`) ?? [])].sort((a, b) => a - b)).toEqual(all);
+    expect(await c.onFailureRecords(0)).toHaveLength(0);
   });
 
   describe('a timed-out invocation', () => {

@@ -152,3 +152,24 @@ describe('runBatch: events of several partitions', () => {
     expect(result.failing.map(ref)).toEqual(['1:0']);
   });
 });
+
+describe('runBatch: stopping', () => {
+  it('neither commits, retries nor dead-letters an invocation that failed because the ESM is stopping', async () => {
+    let live = true;
+    const commits: string[][] = [];
+    const discards: string[][] = [];
+    const report = await runBatch([rec(0, 0), rec(0, 1)], policy({ retryAttempts: 0 }), {
+      invoke: async () => {
+        live = false; // the shutdown stops the sandbox mid-invocation
+        throw new Error('The sandbox exited');
+      },
+      live: () => live,
+      commit: async (rs) => void commits.push(rs.map(ref)),
+      discard: async (rs) => void discards.push(rs.map(ref)),
+      beforeRetry: async () => true,
+    });
+    expect(report).toEqual({ invocations: 1, discarded: 0, stopped: true });
+    expect(commits).toEqual([]);
+    expect(discards).toEqual([]);
+  });
+});
