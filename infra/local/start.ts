@@ -167,8 +167,8 @@ const main = async (): Promise<number> => {
     })();
     return stopping;
   };
-  // `on`, not `once`: the shared producer's own signal handler re-raises the signal when no listener is
-  // left, which would end the process before the consumers and servers are stopped.
+  // `on`, not `once`: a producer that opted in to signal handling (handleSignals()) re-raises the signal
+  // when no listener is left, which would end the process before the consumers and servers are stopped.
   process.on('SIGINT', () => void shutdown().then(() => process.exit(130)));
   process.on('SIGTERM', () => void shutdown().then(() => process.exit(143)));
 

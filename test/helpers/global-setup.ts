@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { type RunningKafka, startKafka } from '../../infra/local/kafka/broker.ts';
 import { freePort } from '../../infra/local/kafka/free-port.ts';
 import { LOCAL_DIR } from '../../infra/local/kafka/jvm.ts';
+import { groupCoordinatorsReady } from '../../infra/local/kafka/ready.ts';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
 
 /**
@@ -27,9 +28,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('kafkaBrokers', brokers);
 
   // Every catalog topic (and the DLQ) exists before any test runs: auto-creation is off, like on MSK.
-  await provisionTopics(
-    new Kafka({ clientId: 'global-setup', brokers: brokers.split(','), logLevel: logLevel.NOTHING }),
-  );
+  const client = new Kafka({
+    clientId: 'global-setup',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
+  await provisionTopics(client);
+  // And the group coordinators are loaded, so the first test's consumer joins at once instead of crashing
+  // on COORDINATOR_LOAD_IN_PROGRESS and being restarted by kafkajs.
+  await groupCoordinatorsReady(client, ['global-setup']);
 
   // Ctrl-C / kill of the run: stop the JVM too, then let the signal do what it would have done.
   const onSignal = (signal: NodeJS.Signals): void => {
