@@ -35,7 +35,7 @@ describe('Sandbox pool (one worker thread per concurrent invocation)', () => {
     expect(second.calls).toBe(2);
     expect(first.remainingMs).toBeGreaterThan(0);
     expect(first.remainingMs).toBeLessThanOrEqual(2_000);
-    expect(first.fn).toBe('esante-sandbox-test');
+    expect(first.fn).toBe('esante-local-sandbox-test');
     expect(events).toEqual(['cold']);
   });
 
