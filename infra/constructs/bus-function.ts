@@ -10,7 +10,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ConsumerDefinition } from '../consumers.ts';
 import { functionBundler, REPO_ROOT } from './bundle.ts';
-import { esmConsumerGroupId } from './kafka-access.ts';
+import { awsConsumerGroupId } from './kafka-access.ts';
 
 export interface BusFunctionProps {
   name: string;
@@ -21,6 +21,8 @@ export interface BusFunctionProps {
   securityGroup: ec2.ISecurityGroup;
   layer: lambda.ILayerVersion;
   logKey: kms.IKey;
+  /** Encrypts the function's environment variables (instead of Lambda's AWS-managed key). */
+  environmentKey: kms.IKey;
   logRetentionDays: number;
   retainLogs: boolean;
   environment: Record<string, string>;
@@ -28,7 +30,8 @@ export interface BusFunctionProps {
   timeoutSeconds?: number;
   /** @default 256 MB */
   memoryMb?: number;
-  reservedConcurrency: number;
+  /** Omitted: the function draws on the account's unreserved pool (see StageConfig.reserveConcurrency). */
+  reservedConcurrency?: number;
   /** The function's own kafka-cluster / kafka statements (infra/constructs/kafka-access.ts). */
   kafkaStatements: iam.PolicyStatement[];
 }
@@ -106,26 +109,35 @@ export class BusFunction extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       securityGroups: [props.securityGroup],
       role: this.role,
-      reservedConcurrentExecutions: props.reservedConcurrency,
+      ...(props.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       timeout: Duration.seconds(props.timeoutSeconds ?? 30),
       memorySize: props.memoryMb ?? 256,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      environmentEncryption: props.environmentKey,
     });
   }
 
   /**
    * One MSK event-source mapping per topic of the consumer (the Lambda API takes one topic per mapping),
-   * all with the consumer's settings from infra/consumers.ts and the SQS on-failure destination.
+   * all with the consumer's settings from infra/consumers.ts and the SQS on-failure destination. Group ids and
+   * the poller group carry the stage, so two stages in one account and region share neither.
    */
-  consume(consumer: ConsumerDefinition, clusterArn: string, deadLetterQueue: sqs.IQueue): void {
+  consume(
+    consumer: ConsumerDefinition,
+    clusterArn: string,
+    deadLetterQueue: sqs.IQueue,
+    stage: string,
+  ): void {
     for (const topic of consumer.topics) {
       const source = new ManagedKafkaEventSource({
         clusterArn,
         topic,
-        consumerGroupId: esmConsumerGroupId(consumer, topic),
+        consumerGroupId: awsConsumerGroupId(stage, consumer, topic),
         startingPosition:
           consumer.startingPosition === 'LATEST'
             ? lambda.StartingPosition.LATEST
@@ -133,13 +145,14 @@ export class BusFunction extends Construct {
         batchSize: consumer.batchSize,
         maxBatchingWindow: Duration.seconds(consumer.maxBatchingWindowSeconds),
         retryAttempts: consumer.retryAttempts,
+        maxRecordAge: Duration.seconds(consumer.maxRecordAgeSeconds),
         bisectBatchOnError: consumer.bisectBatchOnError,
         reportBatchItemFailures: consumer.reportBatchItemFailures,
         onFailure: new SqsDlq(deadLetterQueue),
         provisionedPollerConfig: {
           minimumPollers: consumer.pollers.minimum,
           maximumPollers: consumer.pollers.maximum,
-          pollerGroupName: `esante-${consumer.name}`,
+          pollerGroupName: `esante-${stage}-${consumer.name}`,
         },
       });
       this.fn.addEventSource(source);

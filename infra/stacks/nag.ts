@@ -1,6 +1,7 @@
 import { Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { BusFunction } from '../constructs/bus-function.ts';
+import { awsConsumerGroupId, topicPatterns } from '../constructs/kafka-access.ts';
 import type { EsanteStacks } from './esante-app.ts';
 
 /** One accepted cdk-nag finding: the exact rule (and finding) id and why it is accepted here. */
@@ -60,6 +61,46 @@ export const CONSUMER_ACKS: Acknowledgement[] = [
   },
 ];
 
+/** A stage that reserves no concurrency (StageConfig.reserveConcurrency false): every function. */
+export const UNRESERVED_ACKS: Acknowledgement[] = [
+  {
+    id: 'HIPAA.Security-LambdaConcurrency',
+    reason:
+      'This stage reserves no concurrency so a first deploy fits a new account whose quota may leave nothing ' +
+      'to reserve beyond the 100 Lambda keeps unreserved; prod reserves per infra/consumers.ts.',
+  },
+];
+
+const DOMAIN_GRANT_REASON =
+  'A whole event domain (`<domain>.*` topics, their `<stage>.<group>.<domain>.*` groups): the function reads ' +
+  'every catalog topic of that domain, so the prefix grants no topic it does not read and keeps the policy ' +
+  'small as the catalog grows.';
+
+/**
+ * The IAM5 findings of a function's domain-wide Kafka grants (kafka-access.ts topicPatterns): one per
+ * `<domain>.*` topic ARN and its group ARN, in cdk-nag's rendering (`<export name><pattern>`).
+ */
+export const domainGrantAcks = (stacks: EsanteStacks, name: string): Acknowledgement[] => {
+  const { consumers, bus } = stacks;
+  const catalog = consumers.catalog;
+  const consumer = consumers.definitions[name];
+  const stage = consumers.stageConfig.name;
+  const wild = (patterns: string[]) => patterns.filter((p) => p.endsWith('*'));
+  if (!consumer) {
+    return wild(topicPatterns(catalog, catalog)).map((p) => ({
+      id: `AwsSolutions-IAM5[Resource::${bus.exportNames.topic}${p}]`,
+      reason: 'The health function describes every topic of the bus, one `<domain>.*` ARN per domain.',
+    }));
+  }
+  return wild(topicPatterns(consumer.topics, catalog)).flatMap((p) => [
+    { id: `AwsSolutions-IAM5[Resource::${bus.exportNames.topic}${p}]`, reason: DOMAIN_GRANT_REASON },
+    {
+      id: `AwsSolutions-IAM5[Resource::${bus.exportNames.group}${awsConsumerGroupId(stage, consumer, p)}]`,
+      reason: DOMAIN_GRANT_REASON,
+    },
+  ]);
+};
+
 /**
  * Every cdk-nag finding we accept, on the narrowest construct, with the rule id and a specific reason
  * (cdk-nag 3: `Validations.of(construct).acknowledge`, one per finding id).
@@ -69,6 +110,8 @@ export const acknowledgeFindings = (stacks: EsanteStacks): void => {
   for (const fn of functions) {
     ack(fn, FUNCTION_ACKS);
     if (fn.mappings.length) ack(fn, CONSUMER_ACKS);
+    if (!stacks.consumers.stageConfig.reserveConcurrency) ack(fn, UNRESERVED_ACKS);
+    ack(fn, domainGrantAcks(stacks, fn.node.id.replace(/^Fn-/, '')));
   }
   ack(stacks.data.deadLetterQueue, [
     { id: 'AwsSolutions-SQS3', reason: 'This queue IS the dead-letter queue (ESM on-failure destination).' },
