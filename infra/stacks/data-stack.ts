@@ -68,7 +68,11 @@ export class DataStack extends Stack {
 
     // Backups beyond PITR's 35 days (HIPAA contingency plan): daily, kept 35 days, in a vault under the same key.
     const vault = new backup.BackupVault(this, 'BackupVault', { encryptionKey: this.key, removalPolicy });
-    this.backupPlan = backup.BackupPlan.daily35DayRetention(this, 'BackupPlan', vault);
+    this.backupPlan = new backup.BackupPlan(this, 'BackupPlan', {
+      backupPlanName: `esante-${stage.name}-tables`,
+      backupVault: vault,
+      backupPlanRules: [backup.BackupPlanRule.daily()],
+    });
     this.backupPlan.addSelection('Tables', {
       resources: Object.values(this.tables).map((t) => backup.BackupResource.fromDynamoDbTable(t)),
     });
@@ -82,14 +86,17 @@ export class DataStack extends Stack {
       removalPolicy,
     });
 
+    // An SES identity exists once per account and region: each non-prod stage sends from its own subdomain.
+    const [localPart, domain = 'esante.example'] = EMAIL.defaultFrom.split('@');
+    const stageDomain = stage.name === 'prod' ? domain : `${stage.name}.${domain}`;
     this.emailFrom = new CfnParameter(this, 'EmailFrom', {
       type: 'String',
-      default: EMAIL.defaultFrom,
+      default: `${localPart}@${stageDomain}`,
       description: 'Sender address of notification e-mails (must belong to EmailIdentity)',
     }).valueAsString;
     this.emailIdentity = new CfnParameter(this, 'EmailIdentity', {
       type: 'String',
-      default: EMAIL.defaultFrom.split('@')[1] ?? 'esante.example',
+      default: stageDomain,
       description: 'Verified SES identity (domain or address) the notification function may send from',
     }).valueAsString;
     this.configurationSet = new ses.ConfigurationSet(this, 'EmailConfigurationSet', {
