@@ -1,4 +1,4 @@
-import { AssetHashType, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AssetHashType, type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -120,6 +120,10 @@ export class BusFunction extends Construct {
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       environmentEncryption: props.environmentKey,
     });
+    // lambda.Function makes the function depend on its role and the role's policy; the role is already a
+    // dependency through `Role: Fn::GetAtt`, so only the policy is kept (cfn-lint W3005, redundant DependsOn).
+    const policy = this.role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnResource | undefined;
+    if (policy) (this.fn.node.defaultChild as CfnResource).addOverride('DependsOn', [policy.logicalId]);
   }
 
   /**

@@ -52,9 +52,11 @@ export class DataStack extends Stack {
         encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
         encryptionKey: this.key,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        deletionProtection: true,
+        // prod keeps its tables whatever happens to the stack; a dev stage can be destroyed and deployed
+        // again (a retained table would block the next create under the same name).
+        deletionProtection: stage.retainData,
         ...('ttlAttribute' in def ? { timeToLiveAttribute: def.ttlAttribute } : {}),
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy,
       });
       for (const index of def.indexes) {
         table.addGlobalSecondaryIndex({

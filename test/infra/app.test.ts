@@ -6,6 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, HIPAASecurityChecks, ServerlessChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cfnLint, ensureCfnLint } from '../../infra/cfn-lint.ts';
 import { awsConsumerGroupId, domainOf, mskKafkaVersion } from '../../infra/constructs/kafka-access.ts';
 import { CONSUMERS, type ConsumerDefinition } from '../../infra/consumers.ts';
 import { KAFKA_VERSION } from '../../infra/local/kafka/broker.ts';
@@ -17,6 +18,7 @@ import {
   acknowledgeFindings,
   CONSUMER_ACKS,
   FUNCTION_ACKS,
+  SCANNER_ACKS,
   UNRESERVED_ACKS,
 } from '../../infra/stacks/nag.ts';
 import { DLQ_DEFINITION, DLQ_TOPIC, topicSpecs } from '../../shared/events/index.ts';
@@ -167,13 +169,14 @@ describe('network', () => {
 });
 
 describe('data', () => {
-  it('creates every table of resources.ts with PITR, deletion protection and the CMK', () => {
+  it('creates every table of resources.ts with PITR and the CMK', () => {
     templates.data.resourceCountIs('AWS::DynamoDB::Table', Object.keys(TABLES).length);
     for (const def of Object.values(TABLES)) {
       templates.data.hasResourceProperties('AWS::DynamoDB::Table', {
         TableName: `dev-${def.name}`,
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        DeletionProtectionEnabled: true,
+        // dev can be destroyed and deployed again; prod's tables are protected and retained (stages.test.ts).
+        DeletionProtectionEnabled: false,
         SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
       });
     }
@@ -487,5 +490,33 @@ describe('cdk-nag (AwsSolutions, HIPAA.Security, Serverless)', () => {
     const report = new AwsSolutionsChecks().validateScope(probe);
     // Assess
     expect(report.violations.map((v) => v.ruleName)).toContain('AwsSolutions-SQS4');
+  });
+});
+
+describe('outside scanners', () => {
+  it('passes cfn-lint over the synthesised templates', { timeout: 300_000 }, (ctx) => {
+    // Prepare: cfn-lint in a virtualenv under node_modules/.cache (installed on first use, ~30 s).
+    const { bin, reason } = ensureCfnLint();
+    if (!bin) ctx.skip(`cfn-lint unavailable: ${reason}`);
+    // Act
+    const { status, output } = cfnLint(bin as string, assembly.directory);
+    // Assess
+    expect(output).toBe('');
+    expect(status).toBe(0);
+  });
+
+  it('records each scanner acknowledgement on its resources, and docs/cdk.md lists every acknowledgement', () => {
+    // Act
+    const all = Object.values(templates).flatMap((t) => Object.values(t.toJSON().Resources as object));
+    const metadata = JSON.stringify(all.map((r) => (r as { Metadata?: unknown }).Metadata ?? {}));
+    const docs = readFileSync(new URL('../../docs/cdk.md', import.meta.url), 'utf8');
+    // Assess
+    for (const a of Object.values(SCANNER_ACKS)) {
+      expect(metadata, a.id).toContain(`"${a.id}"`);
+      expect(docs, a.id).toContain(a.id);
+    }
+    for (const a of [...FUNCTION_ACKS, ...CONSUMER_ACKS, ...UNRESERVED_ACKS]) {
+      expect(docs, a.id).toContain(a.id.replace(/\[.*$/, ''));
+    }
   });
 });

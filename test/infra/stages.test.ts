@@ -275,6 +275,22 @@ describe('two stages in one account and region', () => {
     expect(shared).toEqual([]);
   });
 
+  it('protects and retains the tables in prod only, so dev can be destroyed and deployed again', () => {
+    const tables = (s: Synthesised) =>
+      Object.values(s.templates[s.stacks.data.stackName]?.Resources ?? {}).filter(
+        (r) => r.Type === 'AWS::DynamoDB::Table',
+      ) as { Properties?: Record<string, unknown>; DeletionPolicy?: string }[];
+    expect(tables(prod).length).toBeGreaterThan(0);
+    for (const t of tables(prod)) {
+      expect(t.Properties?.DeletionProtectionEnabled).toBe(true);
+      expect(t.DeletionPolicy).toBe('Retain');
+    }
+    for (const t of tables(dev)) {
+      expect(t.Properties?.DeletionProtectionEnabled).toBe(false);
+      expect(t.DeletionPolicy).toBe('Delete');
+    }
+  });
+
   it('reserves concurrency only within what the account leaves reservable', () => {
     for (const s of [dev, prod]) {
       const stage = s.stacks.consumers.stageConfig;
