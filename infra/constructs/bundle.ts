@@ -28,7 +28,7 @@ export const LAYER_MOUNT = `/opt/nodejs/node_modules/${LAYER_PACKAGE}`;
  * the SDK clients a function uses is also AWS's advice for cold start: only the code used is loaded).
  * test/infra/layer.test.ts loads the bundles from a directory with no node_modules to prove it.
  */
-const COMMON: BuildOptions = {
+export const BUNDLE_OPTIONS: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node24',
@@ -60,7 +60,7 @@ export const layerBundler: ILocalBundling = {
   tryBundle(outputDir) {
     const outdir = join(outputDir, 'nodejs/node_modules', LAYER_PACKAGE);
     buildSync({
-      ...COMMON,
+      ...BUNDLE_OPTIONS,
       entryPoints: layerEntryPoints(),
       outbase: SHARED_DIR,
       outdir,
@@ -83,7 +83,11 @@ export const layerBundler: ILocalBundling = {
 export const functionBundler = (entry: string): ILocalBundling => ({
   tryBundle(outputDir) {
     const job = {
-      options: { ...COMMON, entryPoints: [join(REPO_ROOT, entry)], outfile: join(outputDir, 'index.mjs') },
+      options: {
+        ...BUNDLE_OPTIONS,
+        entryPoints: [join(REPO_ROOT, entry)],
+        outfile: join(outputDir, 'index.mjs'),
+      },
       sharedDir: SHARED_DIR,
       layerMount: LAYER_MOUNT,
     };
