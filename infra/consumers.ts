@@ -40,6 +40,11 @@ export interface ConsumerDefinition {
   maxBatchingWindowSeconds: number;
   /** Invocation retries after the first failure before the on-failure destination (MaximumRetryAttempts). */
   retryAttempts: number;
+  /**
+   * Records older than this go to the on-failure destination instead of being retried
+   * (MaximumRecordAgeInSeconds, 60–604,800; supported for MSK mappings).
+   */
+  maxRecordAgeSeconds: number;
   /** Split a failing batch in two and retry each half (BisectBatchOnFunctionError). */
   bisectBatchOnError: boolean;
   /** Honour `batchItemFailures` in the response (FunctionResponseTypes: ReportBatchItemFailures). */
@@ -90,6 +95,7 @@ const ESM_DEFAULTS = {
   startingPosition: 'TRIM_HORIZON',
   maxBatchingWindowSeconds: 1,
   retryAttempts: 3,
+  maxRecordAgeSeconds: 21_600,
   bisectBatchOnError: true,
   reportBatchItemFailures: true,
   onFailure: 'dlq',

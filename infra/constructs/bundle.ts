@@ -20,13 +20,19 @@ export const SHARED_DIR = join(REPO_ROOT, 'shared');
 export const LAYER_PACKAGE = '@esante/bus';
 export const LAYER_MOUNT = `/opt/nodejs/node_modules/${LAYER_PACKAGE}`;
 
-/** Node 24 on arm64, as the functions run. The AWS SDK v3 ships with the Node.js runtimes. */
-const COMMON: BuildOptions = {
+/**
+ * Node 24 on arm64, as the functions run. Nothing is left external: the Node.js runtime ships an AWS SDK v3,
+ * but not every package the MSK IAM signer needs at run time (`@aws-sdk/credential-providers`,
+ * `@aws-sdk/util-format-url`, `@aws-crypto/*`'s `@aws-sdk/util-utf8-browser`, ...) and not at the versions
+ * package-lock.json pins, so the layer and each function bundle carry every SDK module they import (bundling
+ * the SDK clients a function uses is also AWS's advice for cold start: only the code used is loaded).
+ * test/infra/layer.test.ts loads the bundles from a directory with no node_modules to prove it.
+ */
+export const BUNDLE_OPTIONS: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node24',
   format: 'esm',
-  external: ['@aws-sdk/*'],
   // Half the bytes to load at cold start (the layer: 1.68 MB → 0.83 MB, docs/benchmarks.md); names kept so
   // error classes and stack frames stay readable in logs.
   minify: true,
@@ -54,7 +60,7 @@ export const layerBundler: ILocalBundling = {
   tryBundle(outputDir) {
     const outdir = join(outputDir, 'nodejs/node_modules', LAYER_PACKAGE);
     buildSync({
-      ...COMMON,
+      ...BUNDLE_OPTIONS,
       entryPoints: layerEntryPoints(),
       outbase: SHARED_DIR,
       outdir,
@@ -77,7 +83,11 @@ export const layerBundler: ILocalBundling = {
 export const functionBundler = (entry: string): ILocalBundling => ({
   tryBundle(outputDir) {
     const job = {
-      options: { ...COMMON, entryPoints: [join(REPO_ROOT, entry)], outfile: join(outputDir, 'index.mjs') },
+      options: {
+        ...BUNDLE_OPTIONS,
+        entryPoints: [join(REPO_ROOT, entry)],
+        outfile: join(outputDir, 'index.mjs'),
+      },
       sharedDir: SHARED_DIR,
       layerMount: LAYER_MOUNT,
     };

@@ -1,4 +1,4 @@
-import { AssetHashType, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AssetHashType, type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import type { ConsumerDefinition } from '../consumers.ts';
 import { functionName } from '../names.ts';
 import { functionBundler, REPO_ROOT } from './bundle.ts';
-import { esmConsumerGroupId } from './kafka-access.ts';
+import { awsConsumerGroupId } from './kafka-access.ts';
 
 export interface BusFunctionProps {
   name: string;
@@ -22,6 +22,8 @@ export interface BusFunctionProps {
   securityGroup: ec2.ISecurityGroup;
   layer: lambda.ILayerVersion;
   logKey: kms.IKey;
+  /** Encrypts the function's environment variables (instead of Lambda's AWS-managed key). */
+  environmentKey: kms.IKey;
   logRetentionDays: number;
   retainLogs: boolean;
   environment: Record<string, string>;
@@ -29,7 +31,8 @@ export interface BusFunctionProps {
   timeoutSeconds?: number;
   /** @default 256 MB */
   memoryMb?: number;
-  reservedConcurrency: number;
+  /** Omitted: the function draws on the account's unreserved pool (see StageConfig.reserveConcurrency). */
+  reservedConcurrency?: number;
   /** The function's own kafka-cluster / kafka statements (infra/constructs/kafka-access.ts). */
   kafkaStatements: iam.PolicyStatement[];
 }
@@ -107,26 +110,39 @@ export class BusFunction extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       securityGroups: [props.securityGroup],
       role: this.role,
-      reservedConcurrentExecutions: props.reservedConcurrency,
+      ...(props.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       timeout: Duration.seconds(props.timeoutSeconds ?? 30),
       memorySize: props.memoryMb ?? 256,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      environmentEncryption: props.environmentKey,
     });
+    // lambda.Function makes the function depend on its role and the role's policy; the role is already a
+    // dependency through `Role: Fn::GetAtt`, so only the policy is kept (cfn-lint W3005, redundant DependsOn).
+    const policy = this.role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnResource | undefined;
+    if (policy) (this.fn.node.defaultChild as CfnResource).addOverride('DependsOn', [policy.logicalId]);
   }
 
   /**
    * One MSK event-source mapping per topic of the consumer (the Lambda API takes one topic per mapping),
-   * all with the consumer's settings from infra/consumers.ts and the SQS on-failure destination.
+   * all with the consumer's settings from infra/consumers.ts and the SQS on-failure destination. Group ids and
+   * the poller group carry the stage, so two stages in one account and region share neither.
    */
-  consume(consumer: ConsumerDefinition, clusterArn: string, deadLetterQueue: sqs.IQueue): void {
+  consume(
+    consumer: ConsumerDefinition,
+    clusterArn: string,
+    deadLetterQueue: sqs.IQueue,
+    stage: string,
+  ): void {
     for (const topic of consumer.topics) {
       const source = new ManagedKafkaEventSource({
         clusterArn,
         topic,
-        consumerGroupId: esmConsumerGroupId(consumer, topic),
+        consumerGroupId: awsConsumerGroupId(stage, consumer, topic),
         startingPosition:
           consumer.startingPosition === 'LATEST'
             ? lambda.StartingPosition.LATEST
@@ -134,13 +150,14 @@ export class BusFunction extends Construct {
         batchSize: consumer.batchSize,
         maxBatchingWindow: Duration.seconds(consumer.maxBatchingWindowSeconds),
         retryAttempts: consumer.retryAttempts,
+        maxRecordAge: Duration.seconds(consumer.maxRecordAgeSeconds),
         bisectBatchOnError: consumer.bisectBatchOnError,
         reportBatchItemFailures: consumer.reportBatchItemFailures,
         onFailure: new SqsDlq(deadLetterQueue),
         provisionedPollerConfig: {
           minimumPollers: consumer.pollers.minimum,
           maximumPollers: consumer.pollers.maximum,
-          pollerGroupName: `esante-${consumer.name}`,
+          pollerGroupName: `esante-${stage}-${consumer.name}`,
         },
       });
       this.fn.addEventSource(source);

@@ -15,6 +15,7 @@ import { BusLayer } from '../constructs/bus-layer.ts';
 import {
   consumerKafkaStatements,
   healthKafkaStatements,
+  type KafkaArns,
   KafkaResources,
 } from '../constructs/kafka-access.ts';
 import { CONSUMERS, type ConsumerDefinition } from '../consumers.ts';
@@ -25,14 +26,50 @@ export interface ConsumersStackProps extends StackProps {
   stage: StageConfig;
   vpc: ec2.IVpc;
   functionSecurityGroup: ec2.ISecurityGroup;
-  clusterArn: string;
+  /** The cluster ARN and its topic/group ARN prefixes (EventBusStack.kafkaArns()). */
+  kafka: KafkaArns;
   tables: Record<TableKey, dynamodb.ITable>;
   deadLetterQueue: sqs.IQueue;
   dataKey: kms.IKey;
   emailFrom: string;
   emailIdentity: string;
   configurationSetName: string;
+  /** The consumer functions (default: infra/consumers.ts); the scale test passes more. */
+  consumers?: readonly ConsumerDefinition[];
+  /** Every topic of the bus (default: topicSpecs()), for domain-wide grants and the health function. */
+  topics?: readonly string[];
 }
+
+/**
+ * How a function may use a table. The audit trail is tamper-evident: its writer may add entries (PutItem,
+ * guarded in functions/audit/store.ts by conditions) and read them (GetItem, Query), never rewrite or delete
+ * one (no UpdateItem, DeleteItem, BatchWriteItem).
+ */
+export const TABLE_ACCESS: Record<TableKey, 'append-only' | 'read-write'> = {
+  audit: 'append-only',
+  contacts: 'read-write',
+  inbox: 'read-write',
+  deliveries: 'read-write',
+  consultations: 'read-write',
+};
+
+export const TABLE_ACTIONS = {
+  'append-only': ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'],
+  'read-write': [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DescribeTable',
+  ],
+} as const;
+
+/** Dead letters per 5 minutes, as a percentage of the records a function handled, that pages someone. */
+export const DEAD_LETTER_RATE_THRESHOLD_PERCENT = 1;
 
 /**
  * Item-level DynamoDB access to the consumer's own tables and their named indexes (no `index/*`), and the
@@ -44,26 +81,34 @@ export const tableStatements = (
   dataKey: kms.IKey,
 ): iam.PolicyStatement[] => {
   if (!keys.length) return [];
-  const resources = keys.flatMap((k) => [
-    tables[k].tableArn,
-    ...TABLES[k].indexes.map((i) => `${tables[k].tableArn}/index/${i.name}`),
-  ]);
+  const byAccess = (access: 'append-only' | 'read-write') =>
+    keys
+      .filter((k) => TABLE_ACCESS[k] === access)
+      .flatMap((k) => [
+        tables[k].tableArn,
+        ...TABLES[k].indexes.map((i) => `${tables[k].tableArn}/index/${i.name}`),
+      ]);
+  const appendOnly = byAccess('append-only');
+  const readWrite = byAccess('read-write');
   return [
-    new iam.PolicyStatement({
-      sid: 'OwnTables',
-      actions: [
-        'dynamodb:GetItem',
-        'dynamodb:BatchGetItem',
-        'dynamodb:Query',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:BatchWriteItem',
-        'dynamodb:ConditionCheckItem',
-        'dynamodb:DescribeTable',
-      ],
-      resources,
-    }),
+    ...(appendOnly.length
+      ? [
+          new iam.PolicyStatement({
+            sid: 'AppendOnlyTables',
+            actions: [...TABLE_ACTIONS['append-only']],
+            resources: appendOnly,
+          }),
+        ]
+      : []),
+    ...(readWrite.length
+      ? [
+          new iam.PolicyStatement({
+            sid: 'OwnTables',
+            actions: [...TABLE_ACTIONS['read-write']],
+            resources: readWrite,
+          }),
+        ]
+      : []),
     new iam.PolicyStatement({
       sid: 'DataKey',
       actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
@@ -85,12 +130,20 @@ export class ConsumersStack extends Stack {
   readonly health: BusFunction;
   readonly healthUrl: lambda.FunctionUrl;
   readonly alarmTopic: sns.Topic;
+  /** The definitions the functions were built from, by function name, and every topic of the bus. */
+  readonly definitions: Record<string, ConsumerDefinition> = {};
+  readonly catalog: readonly string[];
+  readonly stageConfig: StageConfig;
 
   constructor(scope: Construct, id: string, props: ConsumersStackProps) {
     super(scope, id, props);
     const { stage } = props;
     const retain = stage.retainData;
-    const kafka = new KafkaResources(props.clusterArn);
+    const kafka = new KafkaResources(props.kafka);
+    const catalog = props.topics ?? topicSpecs().map((s) => s.topic);
+    this.catalog = catalog;
+    this.stageConfig = stage;
+    const reserved = (n: number) => (stage.reserveConcurrency ? n : undefined);
 
     const logKey = new kms.Key(this, 'LogKey', {
       description: 'esante function logs and alarm notifications',
@@ -109,10 +162,11 @@ export class ConsumersStack extends Stack {
       logKey,
       logRetentionDays: stage.logRetentionDays,
       retainLogs: retain,
+      environmentKey: props.dataKey,
     };
-    const kafkaEnv = { MSK_CLUSTER_ARN: props.clusterArn, KAFKA_AUTH: 'iam' };
+    const kafkaEnv = { MSK_CLUSTER_ARN: props.kafka.clusterArn, KAFKA_AUTH: 'iam' };
 
-    for (const consumer of CONSUMERS as readonly ConsumerDefinition[]) {
+    for (const consumer of props.consumers ?? (CONSUMERS as readonly ConsumerDefinition[])) {
       const environment: Record<string, string> = {
         ...kafkaEnv,
         KAFKA_CLIENT_ID: `esante-${consumer.name}`,
@@ -132,8 +186,8 @@ export class ConsumersStack extends Stack {
         environment,
         timeoutSeconds: consumer.timeoutSeconds,
         memoryMb: consumer.memoryMb,
-        reservedConcurrency: consumer.reservedConcurrency,
-        kafkaStatements: consumerKafkaStatements(kafka, consumer),
+        reservedConcurrency: reserved(consumer.reservedConcurrency),
+        kafkaStatements: consumerKafkaStatements(kafka, consumer, { catalog, stage: stage.name }),
       });
       for (const statement of tableStatements(consumer.tables, props.tables, props.dataKey)) {
         fn.role.addToPolicy(statement);
@@ -154,8 +208,9 @@ export class ConsumersStack extends Stack {
           }),
         );
       }
-      fn.consume(consumer, props.clusterArn, props.deadLetterQueue);
+      fn.consume(consumer, props.kafka.clusterArn, props.deadLetterQueue, stage.name);
       this.functions[consumer.name] = fn;
+      this.definitions[consumer.name] = consumer;
     }
 
     this.health = new BusFunction(this, 'Fn-health', {
@@ -165,11 +220,8 @@ export class ConsumersStack extends Stack {
       description: "The seed's /health/kafka: connects to the cluster and lists topics",
       environment: { ...kafkaEnv, KAFKA_CLIENT_ID: 'esante-health', POWERTOOLS_SERVICE_NAME: 'health' },
       timeoutSeconds: 10,
-      reservedConcurrency: 2,
-      kafkaStatements: healthKafkaStatements(
-        kafka,
-        topicSpecs().map((s) => s.topic),
-      ),
+      reservedConcurrency: reserved(2),
+      kafkaStatements: healthKafkaStatements(kafka, catalog),
     });
     this.healthUrl = this.health.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
 
@@ -216,6 +268,30 @@ export class ConsumersStack extends Stack {
       if (fn.mappings.length) {
         alarm(`${name}-OffsetLag`, fn.offsetLag(), OFFSET_LAG_THRESHOLD, `${name}: consumer lag is growing`);
         row.push(fn.offsetLag());
+        // Records the function dead-lettered to esante.dlq (Powertools EMF, shared/lambda/consumer.ts), as a
+        // share of what it handled: a rate, so a busy consumer's rare bad record does not page, a burst does.
+        const counted = (metricName: string) =>
+          new cloudwatch.Metric({
+            namespace: 'esante',
+            metricName,
+            dimensionsMap: { service: name },
+            statistic: 'Sum',
+            period: Duration.minutes(5),
+          });
+        const deadLettered = counted('RecordsDeadLettered');
+        const rate = new cloudwatch.MathExpression({
+          expression: '100 * FILL(dl, 0) / MAX([FILL(ok, 0) + FILL(dl, 0), 1])',
+          usingMetrics: { dl: deadLettered, ok: counted('RecordsProcessed') },
+          label: `${name} dead-lettered %`,
+          period: Duration.minutes(5),
+        });
+        alarm(
+          `${name}-DeadLetterRate`,
+          rate,
+          DEAD_LETTER_RATE_THRESHOLD_PERCENT,
+          `${name}: ${DEAD_LETTER_RATE_THRESHOLD_PERCENT}% or more of its records went to esante.dlq in 5 minutes`,
+        );
+        row.push(deadLettered);
       }
       widgets.push(
         new cloudwatch.GraphWidget({

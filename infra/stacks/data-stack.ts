@@ -29,6 +29,7 @@ export class DataStack extends Stack {
   readonly emailFrom: string;
   readonly emailIdentity: string;
   readonly configurationSet: ses.ConfigurationSet;
+  readonly senderIdentity: ses.EmailIdentity;
   readonly backupPlan: backup.BackupPlan;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
@@ -51,9 +52,11 @@ export class DataStack extends Stack {
         encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
         encryptionKey: this.key,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        deletionProtection: true,
+        // prod keeps its tables whatever happens to the stack; a dev stage can be destroyed and deployed
+        // again (a retained table would block the next create under the same name).
+        deletionProtection: stage.retainData,
         ...('ttlAttribute' in def ? { timeToLiveAttribute: def.ttlAttribute } : {}),
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy,
       });
       for (const index of def.indexes) {
         table.addGlobalSecondaryIndex({
@@ -67,7 +70,11 @@ export class DataStack extends Stack {
 
     // Backups beyond PITR's 35 days (HIPAA contingency plan): daily, kept 35 days, in a vault under the same key.
     const vault = new backup.BackupVault(this, 'BackupVault', { encryptionKey: this.key, removalPolicy });
-    this.backupPlan = backup.BackupPlan.daily35DayRetention(this, 'BackupPlan', vault);
+    this.backupPlan = new backup.BackupPlan(this, 'BackupPlan', {
+      backupPlanName: `esante-${stage.name}-tables`,
+      backupVault: vault,
+      backupPlanRules: [backup.BackupPlanRule.daily()],
+    });
     this.backupPlan.addSelection('Tables', {
       resources: Object.values(this.tables).map((t) => backup.BackupResource.fromDynamoDbTable(t)),
     });
@@ -81,14 +88,17 @@ export class DataStack extends Stack {
       removalPolicy,
     });
 
+    // An SES identity exists once per account and region: each non-prod stage sends from its own subdomain.
+    const [localPart, domain = 'esante.example'] = EMAIL.defaultFrom.split('@');
+    const stageDomain = stage.name === 'prod' ? domain : `${stage.name}.${domain}`;
     this.emailFrom = new CfnParameter(this, 'EmailFrom', {
       type: 'String',
-      default: EMAIL.defaultFrom,
+      default: `${localPart}@${stageDomain}`,
       description: 'Sender address of notification e-mails (must belong to EmailIdentity)',
     }).valueAsString;
     this.emailIdentity = new CfnParameter(this, 'EmailIdentity', {
       type: 'String',
-      default: EMAIL.defaultFrom.split('@')[1] ?? 'esante.example',
+      default: stageDomain,
       description: 'Verified SES identity (domain or address) the notification function may send from',
     }).valueAsString;
     this.configurationSet = new ses.ConfigurationSet(this, 'EmailConfigurationSet', {
@@ -96,6 +106,13 @@ export class DataStack extends Stack {
       tlsPolicy: ses.ConfigurationSetTlsPolicy.REQUIRE,
       reputationMetrics: true,
       sendingEnabled: true,
+    });
+    // The sender identity itself, so SendEmail has something verified to send from: a domain identity with
+    // Easy DKIM (publish the three CNAMEs of the DkimDnsTokenName/Value attributes) or an address (verified by
+    // the link SES mails to it). docs/cdk.md: verification and leaving the SES sandbox.
+    this.senderIdentity = new ses.EmailIdentity(this, 'SenderIdentity', {
+      identity: ses.Identity.domain(this.emailIdentity),
+      configurationSet: this.configurationSet,
     });
   }
 }

@@ -1,8 +1,9 @@
 import type { App } from 'aws-cdk-lib';
 import { Tags } from 'aws-cdk-lib';
+import type { ConsumerDefinition } from '../consumers.ts';
 import { ConsumersStack } from './consumers-stack.ts';
 import { DataStack } from './data-stack.ts';
-import { EventBusStack } from './event-bus-stack.ts';
+import { EventBusStack, type TopicSpec } from './event-bus-stack.ts';
 import { NetworkStack } from './network-stack.ts';
 import { settingsFrom } from './stage.ts';
 
@@ -18,7 +19,13 @@ export interface EsanteStacks {
  * cluster and topics: stateful, slow to replace), the data (tables, DLQ, SES: stateful, retained), and the
  * consumers (functions, mappings, alarms: redeployed often, stateless).
  */
-export const buildApp = (app: App): EsanteStacks => {
+/** What the app is built from; the defaults are the catalog and infra/consumers.ts (tests pass larger ones). */
+export interface BuildOptions {
+  topics?: readonly TopicSpec[];
+  consumers?: readonly ConsumerDefinition[];
+}
+
+export const buildApp = (app: App, options: BuildOptions = {}): EsanteStacks => {
   const { stage, env } = settingsFrom(app);
   const prefix = `Esante-${stage.name}`;
   const network = new NetworkStack(app, `${prefix}-Network`, { env, stage });
@@ -27,6 +34,7 @@ export const buildApp = (app: App): EsanteStacks => {
     stage,
     vpc: network.vpc,
     brokerSecurityGroup: network.brokerSecurityGroup,
+    ...(options.topics ? { topics: options.topics } : {}),
   });
   const data = new DataStack(app, `${prefix}-Data`, { env, stage });
   const consumers = new ConsumersStack(app, `${prefix}-Consumers`, {
@@ -34,7 +42,9 @@ export const buildApp = (app: App): EsanteStacks => {
     stage,
     vpc: network.vpc,
     functionSecurityGroup: network.functionSecurityGroup,
-    clusterArn: bus.clusterArn,
+    kafka: bus.kafkaArns(),
+    ...(options.topics ? { topics: options.topics.map((t) => t.topic) } : {}),
+    ...(options.consumers ? { consumers: options.consumers } : {}),
     tables: data.tables,
     deadLetterQueue: data.deadLetterQueue,
     dataKey: data.key,

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,7 +12,7 @@ import {
   topicConfigStrings,
   topicSpecs,
 } from '../../shared/events/index.ts';
-import { mskKafkaVersion } from '../constructs/kafka-access.ts';
+import { type KafkaArns, kafkaArnPrefixes, mskKafkaVersion } from '../constructs/kafka-access.ts';
 import { VERSIONS } from '../versions.ts';
 import type { StageConfig } from './stage.ts';
 
@@ -20,7 +20,18 @@ export interface EventBusStackProps extends StackProps {
   stage: StageConfig;
   vpc: ec2.IVpc;
   brokerSecurityGroup: ec2.ISecurityGroup;
+  /** The topics to create (default: topicSpecs(), the catalog and the DLQ); the scale test passes more. */
+  topics?: readonly TopicSpec[];
 }
+
+export type { TopicSpec };
+
+/**
+ * Topics created at once: AWS::MSK::Topic goes through an eventually consistent topic API right after the
+ * cluster; one throttled create would roll back the whole stack (a 30-minute cluster), so topics are created
+ * in chains of dependencies, at most this many in flight.
+ */
+export const TOPIC_CREATE_CONCURRENCY = 5;
 
 /** Broker settings every topic relies on: no implicit topics, RF 3, acks=all durable with one broker down. */
 export const SERVER_PROPERTIES = {
@@ -47,6 +58,8 @@ export class EventBusStack extends Stack {
   readonly clusterArn: string;
   readonly clusterName: string;
   readonly topics: msk.CfnTopic[] = [];
+  /** Export names of the topic and group ARN prefixes. */
+  readonly exportNames: Record<'topic' | 'group', string>;
 
   constructor(scope: Construct, id: string, props: EventBusStackProps) {
     super(scope, id, props);
@@ -127,7 +140,23 @@ export class EventBusStack extends Stack {
       },
     });
 
-    for (const spec of topicSpecs()) {
+    // The topic and group ARN prefixes, computed once here and exported: a consumer stack imports them and
+    // writes each ARN as `<import><name>` instead of re-deriving the cluster name and UUID per ARN.
+    const prefixes = kafkaArnPrefixes(this.clusterArn);
+    this.exportNames = {
+      topic: `${this.stackName}-TopicArnPrefix`,
+      group: `${this.stackName}-GroupArnPrefix`,
+    };
+    new CfnOutput(this, 'TopicArnPrefix', {
+      value: prefixes.topicArnPrefix,
+      exportName: this.exportNames.topic,
+    });
+    new CfnOutput(this, 'GroupArnPrefix', {
+      value: prefixes.groupArnPrefix,
+      exportName: this.exportNames.group,
+    });
+
+    for (const spec of props.topics ?? topicSpecs()) {
       const topic = new msk.CfnTopic(this, `Topic-${spec.topic.replaceAll(/[^A-Za-z0-9]/g, '-')}`, {
         clusterArn: this.clusterArn,
         topicName: spec.topic,
@@ -136,7 +165,22 @@ export class EventBusStack extends Stack {
         configs: topicConfigs(spec),
       });
       topic.applyRemovalPolicy(removalPolicy);
+      const previous = this.topics[this.topics.length - TOPIC_CREATE_CONCURRENCY];
+      if (previous) topic.addResourceDependency(previous);
       this.topics.push(topic);
     }
+  }
+
+  /**
+   * The cluster's ARNs as another stack in the same account and region reads them: the cluster ARN by a strong
+   * reference, the prefixes by importing this stack's exports (CloudFormation then refuses to change or delete
+   * an export while a stack imports it, so no consumer can keep a stale value).
+   */
+  kafkaArns(): KafkaArns {
+    return {
+      clusterArn: this.clusterArn,
+      topicArnPrefix: Fn.importValue(this.exportNames.topic),
+      groupArnPrefix: Fn.importValue(this.exportNames.group),
+    };
   }
 }

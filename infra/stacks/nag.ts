@@ -1,6 +1,7 @@
-import { Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { BusFunction } from '../constructs/bus-function.ts';
+import { awsConsumerGroupId, topicPatterns } from '../constructs/kafka-access.ts';
 import type { EsanteStacks } from './esante-app.ts';
 
 /** One accepted cdk-nag finding: the exact rule (and finding) id and why it is accepted here. */
@@ -60,6 +61,124 @@ export const CONSUMER_ACKS: Acknowledgement[] = [
   },
 ];
 
+/** A stage that reserves no concurrency (StageConfig.reserveConcurrency false): every function. */
+export const UNRESERVED_ACKS: Acknowledgement[] = [
+  {
+    id: 'HIPAA.Security-LambdaConcurrency',
+    reason:
+      'This stage reserves no concurrency so a first deploy fits a new account whose quota may leave nothing ' +
+      'to reserve beyond the 100 Lambda keeps unreserved; prod reserves per infra/consumers.ts.',
+  },
+];
+
+const DOMAIN_GRANT_REASON =
+  'A whole event domain (`<domain>.*` topics, their `<stage>.<group>.<domain>.*` groups): the function reads ' +
+  'every catalog topic of that domain, so the prefix grants no topic it does not read and keeps the policy ' +
+  'small as the catalog grows.';
+
+/**
+ * The IAM5 findings of a function's domain-wide Kafka grants (kafka-access.ts topicPatterns): one per
+ * `<domain>.*` topic ARN and its group ARN, in cdk-nag's rendering (`<export name><pattern>`).
+ */
+export const domainGrantAcks = (stacks: EsanteStacks, name: string): Acknowledgement[] => {
+  const { consumers, bus } = stacks;
+  const catalog = consumers.catalog;
+  const consumer = consumers.definitions[name];
+  const stage = consumers.stageConfig.name;
+  const wild = (patterns: string[]) => patterns.filter((p) => p.endsWith('*'));
+  if (!consumer) {
+    return wild(topicPatterns(catalog, catalog)).map((p) => ({
+      id: `AwsSolutions-IAM5[Resource::${bus.exportNames.topic}${p}]`,
+      reason: 'The health function describes every topic of the bus, one `<domain>.*` ARN per domain.',
+    }));
+  }
+  return wild(topicPatterns(consumer.topics, catalog)).flatMap((p) => [
+    { id: `AwsSolutions-IAM5[Resource::${bus.exportNames.topic}${p}]`, reason: DOMAIN_GRANT_REASON },
+    {
+      id: `AwsSolutions-IAM5[Resource::${bus.exportNames.group}${awsConsumerGroupId(stage, consumer, p)}]`,
+      reason: DOMAIN_GRANT_REASON,
+    },
+  ]);
+};
+
+/** A finding of an outside CloudFormation scanner (cfn-lint, checkov) accepted on a resource. */
+export interface ScannerAcknowledgement extends Acknowledgement {
+  scanner: 'cfn-lint' | 'checkov';
+  /** Which resources carry it. */
+  on: string;
+}
+
+export const SCANNER_ACKS = {
+  eniAndXRay: {
+    scanner: 'checkov',
+    id: 'CKV_AWS_111',
+    on: "each function's role policy",
+    reason:
+      'The only write actions on "*" are the ENI actions of a VPC function and MSK mapping and X-Ray ' +
+      "PutTraceSegments/PutTelemetryRecords: they support no resource-level permissions, and AWS's own managed " +
+      'policies (AWSLambdaVPCAccessExecutionRole, AWSXRayDaemonWriteAccess) grant them on "*" the same way.',
+  },
+  lambdaDlq: {
+    scanner: 'checkov',
+    id: 'CKV_AWS_116',
+    on: "each function and CDK's restrict-default-security-group provider",
+    reason:
+      'Invoked synchronously only (MSK event-source mapping, function URL, CloudFormation for the provider): an ' +
+      "async DLQ never receives anything; failed batches go to the mapping's SQS on-failure destination.",
+  },
+  lambdaConcurrency: {
+    scanner: 'checkov',
+    id: 'CKV_AWS_115',
+    on: "each function of a stage that reserves no concurrency (dev), and CDK's provider",
+    reason:
+      'Same as HIPAA.Security-LambdaConcurrency: a new account may have nothing to reserve beyond the 100 Lambda ' +
+      'keeps unreserved; prod reserves per infra/consumers.ts. The provider runs once per deployment.',
+  },
+  providerVpc: {
+    scanner: 'checkov',
+    id: 'CKV_AWS_117',
+    on: "CDK's restrict-default-security-group provider",
+    reason:
+      'CDK-generated; it runs once at deploy time to remove the default security group rules through the EC2 ' +
+      'API, and the VPC has no route to that API from inside.',
+  },
+  hardcodedAzs: {
+    scanner: 'cfn-lint',
+    id: 'W3010',
+    on: 'the VPC subnets',
+    reason:
+      'The app synthesises offline: cdk.json pins the three AZs of the account and region (as a context lookup ' +
+      'would), so the subnet AZs are literal by design.',
+  },
+  providerDependsOn: {
+    scanner: 'cfn-lint',
+    id: 'W3005',
+    on: "CDK's restrict-default-security-group provider function",
+    reason:
+      "A CDK-generated custom-resource provider's redundant DependsOn on its own role; harmless, and not ours " +
+      'to change (our functions have it removed, BusFunction).',
+  },
+} as const satisfies Record<string, ScannerAcknowledgement>;
+
+/** Records a scanner acknowledgement in the resource's CloudFormation Metadata, where that scanner reads it. */
+const ackScanner = (resource: CfnResource | undefined, a: ScannerAcknowledgement): void => {
+  if (!resource) return;
+  if (a.scanner === 'checkov') {
+    const current = (resource.getMetadata('checkov') as { skip?: unknown[] } | undefined)?.skip ?? [];
+    resource.addMetadata('checkov', { skip: [...current, { id: a.id, comment: a.reason }] });
+  } else {
+    const current =
+      (resource.getMetadata('cfn-lint') as { config?: { ignore_checks?: string[] } } | undefined)?.config
+        ?.ignore_checks ?? [];
+    resource.addMetadata('cfn-lint', { config: { ignore_checks: [...current, a.id] } });
+  }
+};
+
+const cfnOf = (construct: IConstruct | undefined): CfnResource | undefined => {
+  const child = construct?.node.defaultChild ?? construct;
+  return child && CfnResource.isCfnResource(child) ? child : undefined;
+};
+
 /**
  * Every cdk-nag finding we accept, on the narrowest construct, with the rule id and a specific reason
  * (cdk-nag 3: `Validations.of(construct).acknowledge`, one per finding id).
@@ -69,6 +188,8 @@ export const acknowledgeFindings = (stacks: EsanteStacks): void => {
   for (const fn of functions) {
     ack(fn, FUNCTION_ACKS);
     if (fn.mappings.length) ack(fn, CONSUMER_ACKS);
+    if (!stacks.consumers.stageConfig.reserveConcurrency) ack(fn, UNRESERVED_ACKS);
+    ack(fn, domainGrantAcks(stacks, fn.node.id.replace(/^Fn-/, '')));
   }
   ack(stacks.data.deadLetterQueue, [
     { id: 'AwsSolutions-SQS3', reason: 'This queue IS the dead-letter queue (ESM on-failure destination).' },
@@ -83,6 +204,20 @@ export const acknowledgeFindings = (stacks: EsanteStacks): void => {
       reason: 'AWS Backup requires its service role policy to snapshot the DynamoDB tables.',
     },
   ]);
+  for (const fn of functions) {
+    ackScanner(cfnOf(fn.role.node.tryFindChild('DefaultPolicy')), SCANNER_ACKS.eniAndXRay);
+    ackScanner(cfnOf(fn.fn), SCANNER_ACKS.lambdaDlq);
+    if (!stacks.consumers.stageConfig.reserveConcurrency)
+      ackScanner(cfnOf(fn.fn), SCANNER_ACKS.lambdaConcurrency);
+  }
+  for (const subnet of stacks.network.vpc.isolatedSubnets)
+    ackScanner(cfnOf(subnet), SCANNER_ACKS.hardcodedAzs);
+  const provider = Stack.of(stacks.network).node.tryFindChild(
+    'Custom::VpcRestrictDefaultSGCustomResourceProvider',
+  );
+  const handler = cfnOf(provider?.node.tryFindChild('Handler'));
+  for (const a of ['providerDependsOn', 'lambdaDlq', 'lambdaConcurrency', 'providerVpc'] as const)
+    ackScanner(handler, SCANNER_ACKS[a]);
   ack(stacks.network.vpc, [
     {
       id: 'HIPAA.Security-IAMNoInlinePolicy',

@@ -17,7 +17,18 @@ export interface StageConfig {
   logRetentionDays: number;
   /** Keep tables, keys and log groups when the stack is deleted (prod) or destroy them (dev). */
   retainData: boolean;
+  /**
+   * Reserve each function's concurrency (`reservedConcurrency` of infra/consumers.ts, 2 for health) or leave
+   * every function unreserved. Lambda keeps 100 of the account's concurrency unreserved, and a new account's
+   * quota can be far below 1,000, so a first deploy fails if the stage reserves more than the quota allows.
+   */
+  reserveConcurrency: boolean;
+  /** The account concurrency quota (Service Quotas L-B99A9384) the reservations are checked against. */
+  accountConcurrency: number;
 }
+
+/** Concurrency Lambda always leaves unreserved in an account. */
+export const UNRESERVED_CONCURRENCY_FLOOR = 100;
 
 export const STAGES: Record<StageConfig['name'], StageConfig> = {
   dev: {
@@ -28,6 +39,8 @@ export const STAGES: Record<StageConfig['name'], StageConfig> = {
     brokerMaxVolumeGiB: 500,
     logRetentionDays: 30,
     retainData: false,
+    reserveConcurrency: false,
+    accountConcurrency: 1_000,
   },
   prod: {
     name: 'prod',
@@ -37,6 +50,8 @@ export const STAGES: Record<StageConfig['name'], StageConfig> = {
     brokerMaxVolumeGiB: 4_000,
     logRetentionDays: 365,
     retainData: true,
+    reserveConcurrency: true,
+    accountConcurrency: 1_000,
   },
 };
 

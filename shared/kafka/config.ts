@@ -115,7 +115,13 @@ export const resolveBrokers = (config: BusConfig, client?: BootstrapClient): Pro
 
 /** Token provider for SASL/OAUTHBEARER with IAM (https://github.com/aws/aws-msk-iam-sasl-signer-js). */
 export const iamTokenProvider = (region: string) => async () => {
-  const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
+  // A CommonJS package whose names come from `export *`: Node's loader sees them as named exports, but an
+  // esbuild bundle (the layer) exposes only `default`, where a destructured name would be undefined.
+  const signer = await import('aws-msk-iam-sasl-signer-js');
+  const { generateAuthToken } =
+    typeof signer.generateAuthToken === 'function'
+      ? signer
+      : (signer as unknown as { default: typeof signer }).default;
   const { token } = await generateAuthToken({ region });
   return { value: token };
 };
