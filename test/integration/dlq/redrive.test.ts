@@ -144,7 +144,8 @@ describe('npm run dlq', () => {
     const audit = await loadHandler('functions/audit/handler.ts');
     let crashing = false;
     esm = await startEsm({
-      source: { ...auditDefinition(), topics: [TOPIC], groupId },
+      // A small retry budget, so the crashing tier gives its batch up within the test.
+      source: { ...auditDefinition(), topics: [TOPIC], groupId, retryAttempts: 2 },
       handler: (event, context) => {
         if (crashing) throw new Error('Runtime exited with error: signal: killed');
         return audit(event, context);
