@@ -55,7 +55,7 @@ const main = async (): Promise<number> => {
     }
     if (only.has('downstream')) {
       say('Failing downstream ...');
-      results.push(await downstream(stack, { eventsPerOutage: n(60, 5), doctors: n(120, 10) }));
+      results.push(await downstream(stack, { outageMs: 30_000, others: n(500, 20), doctors: n(100, 5) }));
       printResult(results.at(-1) as ScenarioResult, say);
     }
   } finally {
