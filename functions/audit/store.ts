@@ -83,6 +83,7 @@ interface Tail {
 }
 
 const GENESIS: Tail = { seq: 0, hash: GENESIS_HASH };
+const HINT_EVERY = 10;
 
 /** The hint item: a slot every entry up to which is indexed (moved only forward, after the entry is written). */
 const readHint = async (
@@ -166,7 +167,8 @@ export const putAuditEntry = async (entry: AuditEntry): Promise<boolean> => {
   // The start point must be read before the eventId is checked (see above).
   let tail: Tail = knownTails.get(chainKey) ?? (await readHint(chainKey, table)) ?? GENESIS;
   if (await entryExists(table, entry.eventId)) return false;
-  let fresh = knownTails.has(chainKey); // a cached tail is tried as is; otherwise read what follows
+  let cachedPath = knownTails.has(chainKey);
+  let fresh = cachedPath; // a cached tail is tried as is; otherwise read what follows
   knownTails.delete(chainKey);
   for (let attempt = 0; attempt < 20; attempt++) {
     if (!fresh) {
@@ -207,11 +209,16 @@ export const putAuditEntry = async (entry: AuditEntry): Promise<boolean> => {
         }),
       );
     } catch (error) {
-      if (isConditionFailure(error)) continue; // another writer took this position: read on from it
+      if (isConditionFailure(error)) {
+        cachedPath = false;
+        continue; // another writer took this position: read on from it
+      }
       throw error;
     }
     await indexEntry(table, chained);
-    await moveHint(table, slot);
+    // The hint only shortens other writers' reads: moved every HINT_EVERY positions, and whenever this
+    // container had to read the chain (another writer is about, or it just started).
+    if (!cachedPath || slot.seq % HINT_EVERY === 0) await moveHint(table, slot);
     knownTails.set(chainKey, { seq: slot.seq, hash: slot.hash });
     return true;
   }
