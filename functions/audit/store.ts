@@ -158,8 +158,9 @@ const knownTails = new Map<string, Tail>();
  *   appended itself, and only then checks whether the event is indexed: if not, the event is in no slot up
  *   to that start, and the writer reads every slot after it before claiming the next one, so an event is
  *   never chained twice.
- * A partition's whole batch can follow the same rule (hashes computed in memory, slots claimed in order,
- * indexed entries written concurrently, the hint moved once).
+ * The same rules allow a partition's whole batch to be appended in one step: hashes computed in memory, one
+ * slot claimed for the batch holding its entries (a span later writers step over and any writer can index),
+ * the indexed entries written concurrently, the hint moved once.
  */
 export const putAuditEntry = async (entry: AuditEntry): Promise<boolean> => {
   const table = requireEnv(AUDIT_TABLE_ENV);
