@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, parseEnv } from 'node:util';
-import type { ChainProblem } from '../../functions/audit/chain.ts';
+import type { ChainCheck, ChainProblem } from '../../functions/audit/chain.ts';
 import { verifyChain } from '../../functions/audit/chain.ts';
 import {
   type AuditIndex,
@@ -39,17 +39,24 @@ export interface VerifyReport {
   pendingClaims: string[];
 }
 
+/**
+ * Verifies one chain: slots first, then their indexed entries. An append indexes slot n's entry before it
+ * writes slot n+1, so only the newest slot read here may lack its entry (a write in progress), never an
+ * earlier one.
+ */
+export const verifyChainAt = async (chainKey: string): Promise<ChainCheck & { entries: number }> => {
+  const hint = await chainHint(chainKey);
+  const slots = await chainSlots(chainKey);
+  const indexed = await indexedEntries(slots.map((s) => s.eventId));
+  return { ...verifyChain(chainKey, slots, (id) => indexed.get(id), hint), entries: slots.length };
+};
+
 export const verifyAuditTrail = async (): Promise<VerifyReport> => {
   const heads = await listChainHeads();
   const report: VerifyReport = { chains: heads.length, entries: 0, problems: [], pendingClaims: [] };
   for (const head of heads.sort((a, b) => a.chainKey.localeCompare(b.chainKey))) {
-    // Slots first, then their indexed entries: an append indexes slot n's entry before it writes slot n+1,
-    // so only the newest slot read here may lack its entry (a write in progress), never an earlier one.
-    const hint = await chainHint(head.chainKey);
-    const slots = await chainSlots(head.chainKey);
-    const indexed = await indexedEntries(slots.map((s) => s.eventId));
-    report.entries += slots.length;
-    const { problem, pending } = verifyChain(head.chainKey, slots, (id) => indexed.get(id), hint);
+    const { problem, pending, entries } = await verifyChainAt(head.chainKey);
+    report.entries += entries;
     if (problem) report.problems.push(problem);
     else if (pending) report.pendingClaims.push(`${pending.chainKey}#${pending.seq}`);
   }
