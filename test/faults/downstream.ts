@@ -282,6 +282,9 @@ export const downstream = async (stack: FaultStack, options: DownstreamOptions):
       `The patient's e-mails, in the order SES accepted them: ${patientMail.map((s) => s.join(' → ')).join('; ')}.`,
       'Kafka orders the records of one partition; the three appointment events are on three topics, so their ' +
         'relative order after an outage depends on which partition is retried first (reported above, not checked).',
+      '"Records waiting at restore" is the consumers\' lag when the endpoint came back: each of those records ' +
+        'kept its place in its partition (reported as a batch item failure and retried by the ESM) and was ' +
+        "processed once the endpoint returned; the catch-up time is the local stack's throughput.",
     ],
   };
 };
