@@ -38,11 +38,16 @@ export interface ConsumerDefinition {
    * seconds, 0–300 (validateEsmSettings).
    */
   maxBatchingWindowSeconds: number;
-  /** Invocation retries after the first failure before the on-failure destination (MaximumRetryAttempts). */
+  /**
+   * Invocation retries after the first failure before the on-failure destination (MaximumRetryAttempts,
+   * -1..10000; AWS caps -1 at 10 when an on-failure destination is set, so "until the record is too old" is
+   * a large number here, with maxRecordAgeSeconds the real bound).
+   */
   retryAttempts: number;
   /**
-   * Records older than this go to the on-failure destination instead of being retried
-   * (MaximumRecordAgeInSeconds, 60–604,800; supported for MSK mappings).
+   * Records older than this are not retried any more but sent to the on-failure destination
+   * (MaximumRecordAgeInSeconds: -1 for none, else 60..604800). A record failing for a transient reason is
+   * reported with the rest of its partition as batch item failures and retried in order until then.
    */
   maxRecordAgeSeconds: number;
   /** Split a failing batch in two and retry each half (BisectBatchOnFunctionError). */
@@ -91,11 +96,16 @@ export const validateEsmSettings = <T extends EsmSettings>(settings: T): T => {
 /** In a Lambda the retry budget must fit well inside the timeout: 3 attempts, 200 ms then 400 ms. */
 const LAMBDA_RECORD_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 2_000, jitter: true };
 
+/**
+ * A transient failure (a downstream unreachable) keeps its partition retrying in order rather than being
+ * dead-lettered, so the ESM's retry budget must outlast an outage: an hour of record age, with the retry
+ * count high enough not to end it first (each retry spends the in-function budget, well under a second).
+ */
 const ESM_DEFAULTS = {
   startingPosition: 'TRIM_HORIZON',
   maxBatchingWindowSeconds: 1,
-  retryAttempts: 3,
-  maxRecordAgeSeconds: 21_600,
+  retryAttempts: 10_000,
+  maxRecordAgeSeconds: 3_600,
   bisectBatchOnError: true,
   reportBatchItemFailures: true,
   onFailure: 'dlq',

@@ -1,3 +1,5 @@
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
+
 /**
  * One base error for the whole bus. Every subclass sets `name`, a closed `code` and whether a retry can
  * help (`retryable`), and keeps the `cause`. Messages never carry payload values (health data): they
@@ -27,11 +29,9 @@ export class EventBusError extends Error {
     this.retryable = options.retryable ?? false;
   }
 
+  /** Whether a retry can help: see `isTransient`. */
   static isRetryable(error: unknown): boolean {
-    if (error instanceof EventBusError) return error.retryable;
-    // Unknown errors (network, throttling, a downstream 5xx) are presumed transient; permanent ones
-    // must say so by being an EventBusError with retryable=false or a PermanentError.
-    return !(error instanceof PermanentError);
+    return isTransient(error);
   }
 }
 
@@ -101,4 +101,50 @@ export const describeError = (error: unknown): { errorClass: string; errorCode?:
   if (error instanceof EventBusError) return { errorClass: error.name, errorCode: error.code };
   if (error instanceof Error) return { errorClass: error.name };
   return { errorClass: typeof error };
+};
+
+type Classifiable = Error & {
+  retriable?: unknown;
+  code?: unknown;
+  cause?: unknown;
+  $fault?: 'client' | 'server';
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: { throttling?: boolean };
+};
+
+/**
+ * Whether an error can clear by itself (transient: retry, keep the record's place) or never will (permanent:
+ * dead-letter it). The error's own word first:
+ * - an EventBusError's `retryable`; a PermanentError is permanent;
+ * - kafkajs errors carry `retriable` (KafkaJSNumberOfRetriesExceeded is judged by the error it gave up on);
+ * - AWS SDK errors, by the SDK's own classification (@smithy/core/retry): throttling, `$retryable`,
+ *   5xx, timeouts and network errors (ECONNREFUSED, ECONNRESET, ENOTFOUND, ...) anywhere in the cause chain
+ *   are transient; any other service error (a 4xx: validation, missing table, access denied) is permanent;
+ * - a programming error (TypeError, ReferenceError, SyntaxError, RangeError) without a network cause is
+ *   permanent: no retry fixes the code;
+ * - anything else is presumed transient, bounded by the retry budget of the path it is on.
+ */
+export const isTransient = (error: unknown, depth = 0): boolean => {
+  if (error instanceof EventBusError) return error.retryable;
+  if (error instanceof PermanentError) return false;
+  if (!error || typeof error !== 'object') return true;
+  const e = error as Classifiable;
+  if (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) {
+    if (e.name === 'KafkaJSNumberOfRetriesExceeded' && e.cause && depth < 5)
+      return isTransient(e.cause, depth + 1);
+    if (typeof e.retriable === 'boolean') return e.retriable;
+  }
+  const sdk = e as unknown as Parameters<typeof isTransientError>[0];
+  if (isThrottlingError(sdk) || isTransientError(sdk) || isServerError(sdk)) return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (e.$fault === 'client' || (status !== undefined && status >= 400 && status < 500)) return false;
+  if (e.$fault === 'server') return true;
+  if (
+    error instanceof TypeError ||
+    error instanceof ReferenceError ||
+    error instanceof SyntaxError ||
+    error instanceof RangeError
+  )
+    return false;
+  return true;
 };

@@ -34,8 +34,10 @@ export type ChainProblem =
   | { kind: 'edited'; chainKey: string; seq: number; eventId: string }
   | { kind: 'broken-link'; chainKey: string; seq: number; eventId: string }
   | { kind: 'missing'; chainKey: string; seq: number; after?: string }
+  | { kind: 'duplicate'; chainKey: string; seq: number; eventId: string }
   | { kind: 'head-mismatch'; chainKey: string; seq: number };
 
+/** Where a chain ends: the newest slot (or the hint item that records it). */
 export interface ChainHead {
   chainKey: string;
   seq: number;
@@ -45,39 +47,71 @@ export interface ChainHead {
 }
 
 /**
- * Walks one chain in order and returns the first problem: an entry whose content no longer matches its hash
- * (edited), whose prevHash is not the previous entry's hash (broken link), a missing sequence number
- * (deleted), or a head that does not match the last entry (the newest entry deleted or edited).
+ * One position of a chain, written once (store.ts): the entry that holds it, in full, with its hash. The
+ * slot is the chain; the entry under its eventId (`EVENT#<id>`) is the indexed, queryable copy.
+ */
+export interface ChainSlot extends ChainHead {
+  entry: ChainedAuditEntry;
+}
+
+export interface ChainCheck {
+  problem?: ChainProblem;
+  /** The newest slot's entry is not indexed yet: its write is in progress or was interrupted. */
+  pending?: ChainHead;
+}
+
+/**
+ * Walks one chain's slots in order and returns the first problem: a missing sequence number (a deleted slot),
+ * an entry whose content no longer matches its hash, or whose indexed copy differs from the slot (edited), a
+ * prevHash that is not the previous slot's hash (broken link), an event chained twice (duplicate), a
+ * non-newest slot whose indexed entry is gone (missing), or a hint past the newest slot (the newest slots
+ * deleted). The newest slot may lack its indexed entry: every later append (or the event's redelivery)
+ * writes it first, so that is a write in progress, reported as `pending`, not a problem.
  */
 export const verifyChain = (
   chainKey: string,
-  entries: ChainedAuditEntry[],
-  head?: ChainHead,
-  entryExists?: (eventId: string) => boolean,
-): ChainProblem | undefined => {
-  let prev: ChainedAuditEntry | undefined;
-  for (const entry of [...entries].sort((a, b) => a.chainSeq - b.chainSeq)) {
-    const expectedSeq = (prev?.chainSeq ?? 0) + 1;
-    if (entry.chainSeq !== expectedSeq) {
-      return { kind: 'missing', chainKey, seq: expectedSeq, ...(prev ? { after: prev.eventId } : {}) };
+  slots: ChainSlot[],
+  indexed: (eventId: string) => ChainedAuditEntry | undefined,
+  hint?: { seq: number },
+): ChainCheck => {
+  let prev: ChainSlot | undefined;
+  const seen = new Set<string>();
+  const ordered = [...slots].sort((a, b) => a.seq - b.seq);
+  for (const [i, slot] of ordered.entries()) {
+    const expectedSeq = (prev?.seq ?? 0) + 1;
+    const after = prev ? { after: prev.eventId } : {};
+    if (slot.seq !== expectedSeq)
+      return { problem: { kind: 'missing', chainKey, seq: expectedSeq, ...after } };
+    const where = { chainKey, seq: slot.seq, eventId: slot.eventId };
+    const { entry } = slot;
+    if (
+      entryHash(entry) !== slot.hash ||
+      entry.hash !== slot.hash ||
+      entry.eventId !== slot.eventId ||
+      entry.chainSeq !== slot.seq
+    )
+      return { problem: { kind: 'edited', ...where } };
+    if (slot.prevHash !== (prev?.hash ?? GENESIS_HASH) || entry.prevHash !== slot.prevHash)
+      return { problem: { kind: 'broken-link', ...where } };
+    if (seen.has(slot.eventId)) return { problem: { kind: 'duplicate', ...where } };
+    seen.add(slot.eventId);
+    const copy = indexed(slot.eventId);
+    if (!copy) {
+      if (i < ordered.length - 1) return { problem: { kind: 'missing', chainKey, seq: slot.seq, ...after } };
+    } else if (entryHash(copy) !== slot.hash || copy.hash !== slot.hash || copy.chainSeq !== slot.seq) {
+      return { problem: { kind: 'edited', ...where } };
     }
-    if (entryHash(entry) !== entry.hash)
-      return { kind: 'edited', chainKey, seq: entry.chainSeq, eventId: entry.eventId };
-    if (entry.prevHash !== (prev?.hash ?? GENESIS_HASH)) {
-      return { kind: 'broken-link', chainKey, seq: entry.chainSeq, eventId: entry.eventId };
-    }
-    prev = entry;
+    prev = slot;
   }
-  if (head) {
-    const last = prev?.chainSeq ?? 0;
-    // A head one past the last entry whose event has no entry is a write interrupted after the claim (the
-    // record was retried or dead-lettered): the next write takes that sequence number over.
-    const pendingClaim =
-      head.seq === last + 1 && head.prevHash === (prev?.hash ?? GENESIS_HASH) && !entryExists?.(head.eventId);
-    if (head.seq > last && !pendingClaim)
-      return { kind: 'missing', chainKey, seq: last + 1, ...(prev ? { after: prev.eventId } : {}) };
-    if (head.seq === last && head.hash !== prev?.hash)
-      return { kind: 'head-mismatch', chainKey, seq: head.seq };
+  const last = prev?.seq ?? 0;
+  if (hint && hint.seq > last) {
+    return {
+      problem: { kind: 'missing', chainKey, seq: last + 1, ...(prev ? { after: prev.eventId } : {}) },
+    };
   }
-  return undefined;
+  if (prev && !indexed(prev.eventId)) {
+    const { entry: _entry, ...pending } = prev;
+    return { pending };
+  }
+  return {};
 };

@@ -11,12 +11,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, parseEnv } from 'node:util';
-import type { ChainProblem } from '../../functions/audit/chain.ts';
+import type { ChainCheck, ChainProblem } from '../../functions/audit/chain.ts';
 import { verifyChain } from '../../functions/audit/chain.ts';
 import {
   type AuditIndex,
-  chainEntries,
-  existingEventIds,
+  chainHint,
+  chainSlots,
+  indexedEntries,
   listChainHeads,
   queryAudit,
 } from '../../functions/audit/store.ts';
@@ -38,16 +39,26 @@ export interface VerifyReport {
   pendingClaims: string[];
 }
 
+/**
+ * Verifies one chain: slots first, then their indexed entries. An append indexes slot n's entry before it
+ * writes slot n+1, so only the newest slot read here may lack its entry (a write in progress), never an
+ * earlier one.
+ */
+export const verifyChainAt = async (chainKey: string): Promise<ChainCheck & { entries: number }> => {
+  const hint = await chainHint(chainKey);
+  const slots = await chainSlots(chainKey);
+  const indexed = await indexedEntries(slots.map((s) => s.eventId));
+  return { ...verifyChain(chainKey, slots, (id) => indexed.get(id), hint), entries: slots.length };
+};
+
 export const verifyAuditTrail = async (): Promise<VerifyReport> => {
   const heads = await listChainHeads();
   const report: VerifyReport = { chains: heads.length, entries: 0, problems: [], pendingClaims: [] };
   for (const head of heads.sort((a, b) => a.chainKey.localeCompare(b.chainKey))) {
-    const entries = await chainEntries(head.chainKey);
-    report.entries += entries.length;
-    const existing = await existingEventIds([head.eventId]);
-    const problem = verifyChain(head.chainKey, entries, head, (id) => existing.has(id));
+    const { problem, pending, entries } = await verifyChainAt(head.chainKey);
+    report.entries += entries;
     if (problem) report.problems.push(problem);
-    else if (!existing.has(head.eventId)) report.pendingClaims.push(`${head.chainKey}#${head.seq}`);
+    else if (pending) report.pendingClaims.push(`${pending.chainKey}#${pending.seq}`);
   }
   return report;
 };
@@ -60,6 +71,8 @@ export const describeProblem = (p: ChainProblem): string => {
       return `${p.chainKey} #${p.seq}: entry for event ${p.eventId} does not link to the previous entry`;
     case 'missing':
       return `${p.chainKey} #${p.seq}: entry missing${p.after ? ` (after event ${p.after})` : ' (chain start)'}`;
+    case 'duplicate':
+      return `${p.chainKey} #${p.seq}: event ${p.eventId} is chained a second time`;
     case 'head-mismatch':
       return `${p.chainKey} #${p.seq}: the newest entry does not match the chain head`;
   }
@@ -81,7 +94,9 @@ export const main = async (argv: string[], print: (line: string) => void): Promi
     const report = await verifyAuditTrail();
     for (const problem of report.problems) print(`BROKEN ${describeProblem(problem)}`);
     for (const claim of report.pendingClaims)
-      print(`pending ${claim}: write in progress or its record was dead-lettered`);
+      print(
+        `pending ${claim}: newest entry not indexed yet (write in progress; the next append finishes it)`,
+      );
     print(`${report.chains} chain(s), ${report.entries} entr(ies), ${report.problems.length} broken`);
     return report.problems.length ? 1 : 0;
   }

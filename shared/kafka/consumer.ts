@@ -4,9 +4,18 @@ import type { BusEvent } from '../events/envelope.ts';
 import { logger } from '../log.ts';
 import { createKafka } from './config.ts';
 import { DeadLetterPublisher } from './dlq.ts';
-import { type Handler, type ProcessOptions, processRecord } from './process.ts';
-import { fromKafkaMessage } from './record.ts';
-import { type RetryPolicy, SEED_RETRY } from './retry.ts';
+import {
+  deadLetter,
+  type Handler,
+  type ProcessOptions,
+  type ProcessOutcome,
+  processRecord,
+} from './process.ts';
+import { fromKafkaMessage, type RawRecord, recordRef } from './record.ts';
+import { backoffDelay, RetriesExhaustedError, type RetryPolicy, SEED_RETRY } from './retry.ts';
+
+const TRANSIENT_BACKOFF = { baseDelayMs: 1_000, maxDelayMs: 60_000 };
+const MAX_RECORD_AGE_MS = 3_600_000;
 
 export interface ConsumerOptions {
   /** Bounded retry before dead-lettering; the seed's 3 attempts and 2^n s by default. */
@@ -22,6 +31,14 @@ export interface ConsumerOptions {
   sessionTimeout?: number;
   heartbeatInterval?: number;
   partitionsConsumedConcurrently?: number;
+  /**
+   * A record whose handler still fails for a transient reason after `retry` keeps its place: its partition
+   * pauses (other partitions go on) and retries it after a capped exponential backoff, until the error
+   * clears or the record is older than `maxRecordAgeMs` (then it is dead-lettered with RETRIES_EXHAUSTED).
+   * Defaults: 1 s doubling to 60 s; one hour.
+   */
+  transientBackoff?: { baseDelayMs: number; maxDelayMs: number };
+  maxRecordAgeMs?: number;
   /** Value decoder; the catalog's (validate against the topic's schema) by default. */
   decode?: ProcessOptions['decode'];
   kafka?: Kafka | (() => Promise<Kafka>);
@@ -32,8 +49,9 @@ type Subscription = string | RegExp;
 /**
  * The seed's consumer utility (`new KafkaConsumer(groupId, topics)`, `registerHandler`, `startConsuming`,
  * `disconnect`) with what the seed gets wrong made right: RegExp subscriptions and RegExp handlers,
- * decoding and validation of every record, bounded retry with backoff, then dead-lettering to
- * `esante.dlq`. A record's offset is committed only once it is handled or dead-lettered.
+ * decoding and validation of every record, bounded retry with backoff, dead-lettering to `esante.dlq`
+ * what can never succeed, and a paused partition (in order, nothing dead-lettered) while a downstream is
+ * briefly down. A record's offset is committed only once it is handled or dead-lettered.
  */
 export class KafkaConsumer {
   readonly groupId: string;
@@ -49,6 +67,9 @@ export class KafkaConsumer {
   #refresh: NodeJS.Timeout | undefined;
   #restarting: Promise<void> | undefined;
   #stopped = false;
+  /** Per topic-partition: the record being retried after a transient failure, and when its partition resumes. */
+  readonly #stalled = new Map<string, { offset: string; rounds: number; attempts: number }>();
+  readonly #resumeTimers = new Set<NodeJS.Timeout>();
 
   constructor(groupId: string, topics: Subscription | Subscription[], options: ConsumerOptions = {}) {
     this.groupId = groupId;
@@ -127,22 +148,84 @@ export class KafkaConsumer {
     if (newTopics.length) await consumer.subscribe({ topics: newTopics, fromBeginning: true });
     const retry = { ...SEED_RETRY, ...this.#options.retry };
     const deadLetters = new DeadLetterPublisher(this.#dlqProducer as Producer, `consumer:${this.groupId}`);
+    const handling: ProcessOptions = {
+      resolveHandler: (t) => this.handlerFor(t),
+      retry,
+      deadLetters,
+      decode: this.#options.decode,
+    };
     await consumer.run({
       partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 1,
-      // eachMessage resolves only after the record is handled or dead-lettered; kafkajs commits resolved
-      // offsets only. If dead-lettering fails it throws, and kafkajs delivers the record again.
-      eachMessage: async ({ topic, partition, message }) => {
-        await processRecord(fromKafkaMessage(topic, partition, message), {
-          resolveHandler: (t) => this.handlerFor(t),
-          retry,
-          deadLetters,
-          decode: this.#options.decode,
-        });
+      // Records are resolved one by one, only once handled or dead-lettered; kafkajs commits resolved offsets
+      // only, and fetches a partition again from its last resolved offset. If dead-lettering fails the
+      // error propagates, and kafkajs delivers the record again.
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
+        for (const message of batch.messages) {
+          if (!isRunning() || isStale()) return;
+          const record = fromKafkaMessage(batch.topic, batch.partition, message);
+          const outcome = await processRecord(record, handling);
+          if (outcome.status === 'transient' && !(await this.#giveUpIfTooOld(record, outcome, deadLetters))) {
+            this.#stall(record, outcome.attempts, pause);
+            return; // the rest of the partition waits, in order
+          }
+          this.#stalled.delete(`${record.topic}:${record.partition}`);
+          resolveOffset(message.offset);
+          await heartbeat();
+        }
       },
     });
     this.#consumer = consumer;
     this.#subscribed = new Set(topics);
     logger.info('Kafka consumer started', { groupId: this.groupId, topics: topics.length });
+  }
+
+  /**
+   * Pauses the record's partition and resumes it after a capped exponential backoff; kafkajs then fetches
+   * the partition again from this record (its offset was not resolved).
+   */
+  #stall(record: RawRecord, attempts: number, pause: () => () => void): void {
+    const key = `${record.topic}:${record.partition}`;
+    const previous = this.#stalled.get(key);
+    const state =
+      previous?.offset === record.offset
+        ? { ...previous, rounds: previous.rounds + 1, attempts: previous.attempts + attempts }
+        : { offset: record.offset, rounds: 1, attempts };
+    this.#stalled.set(key, state);
+    const { baseDelayMs, maxDelayMs } = this.#options.transientBackoff ?? TRANSIENT_BACKOFF;
+    const delayMs = backoffDelay({ attempts: 0, baseDelayMs, maxDelayMs, jitter: false }, state.rounds - 1);
+    logger.warn('Partition paused after a transient failure; retrying the record later', {
+      ...recordRef(record),
+      round: state.rounds,
+      delayMs,
+    });
+    const resume = pause();
+    const timer = setTimeout(() => {
+      this.#resumeTimers.delete(timer);
+      resume();
+    }, delayMs);
+    this.#resumeTimers.add(timer);
+  }
+
+  /** Dead-letters a record still failing transiently once it is older than maxRecordAgeMs. */
+  async #giveUpIfTooOld(
+    record: RawRecord,
+    outcome: ProcessOutcome & { status: 'transient' },
+    deadLetters: DeadLetterPublisher,
+  ): Promise<boolean> {
+    const maxAgeMs = this.#options.maxRecordAgeMs ?? MAX_RECORD_AGE_MS;
+    const timestamp = Number(record.timestamp);
+    if (!Number.isFinite(timestamp) || Date.now() - timestamp <= maxAgeMs) return false;
+    const previous = this.#stalled.get(`${record.topic}:${record.partition}`);
+    const attempts = outcome.attempts + (previous?.offset === record.offset ? previous.attempts : 0);
+    await deadLetter(
+      record,
+      new RetriesExhaustedError(attempts, outcome.error),
+      attempts,
+      { deadLetters },
+      outcome.eventId,
+    );
+    return true;
   }
 
   async #checkNewTopics(): Promise<void> {
@@ -169,6 +252,8 @@ export class KafkaConsumer {
   async disconnect(): Promise<void> {
     this.#stopped = true;
     if (this.#refresh) clearInterval(this.#refresh);
+    for (const timer of this.#resumeTimers) clearTimeout(timer);
+    this.#resumeTimers.clear();
     await this.#restarting?.catch(() => undefined);
     await this.#consumer?.disconnect();
     await Promise.all([this.#dlqProducer?.disconnect(), this.#admin?.disconnect()]);

@@ -4,7 +4,7 @@ import { type BusEvent, decodeEvent, headersFor } from '../events/envelope.ts';
 import { logger } from '../log.ts';
 import type { DeadLetter, DeadLetterPublisher } from './dlq.ts';
 import { type RawRecord, recordRef } from './record.ts';
-import { type RetryPolicy, withRetry } from './retry.ts';
+import { RetriesExhaustedError, type RetryPolicy, withRetry } from './retry.ts';
 
 export interface RecordContext {
   record: RawRecord;
@@ -16,7 +16,13 @@ export type Handler<E = BusEvent> = (event: E, context: RecordContext) => Promis
 
 export type ProcessOutcome =
   | { status: 'processed'; eventId: string; attempts: number }
-  | { status: 'dead-lettered'; eventId?: string; attempts: number; letter: DeadLetter };
+  | { status: 'dead-lettered'; eventId?: string; attempts: number; letter: DeadLetter }
+  /**
+   * The handler still failed for a transient reason (a downstream briefly unreachable, throttling) after the
+   * in-function retries. Not dead-lettered: the caller keeps the record's place in its partition and retries
+   * it later (the ESM, by a batch item failure; the consumer utility, by pausing the partition).
+   */
+  | { status: 'transient'; eventId: string; attempts: number; error: unknown };
 
 export interface ProcessOptions {
   resolveHandler: (topic: string) => Handler | undefined;
@@ -29,9 +35,11 @@ export interface ProcessOptions {
 /**
  * The in-function failure tier for one record (design.md): decode and validate; run the handler with
  * bounded exponential backoff for transient errors; dead-letter what can never succeed (undecodable,
- * invalid, no handler, permanent error, retries exhausted) with its original bytes and the reason.
- * Resolves once the record is handled or dead-lettered; rejects only if dead-lettering itself failed, in
- * which case the caller must not commit (the record will be delivered again — nothing is dropped).
+ * invalid, no handler, permanent error) with its original bytes and the reason. A handler still failing
+ * for a transient reason (errors.ts `isTransient`) when the in-function retries run out resolves as
+ * `transient`, never dead-lettered here: the caller must not commit it, and retries it in order.
+ * Resolves once the record is handled, dead-lettered or judged transient; rejects only if dead-lettering
+ * itself failed, in which case the caller must not commit (the record will be delivered again).
  */
 export const processRecord = async (record: RawRecord, options: ProcessOptions): Promise<ProcessOutcome> => {
   let event: BusEvent;
@@ -68,6 +76,16 @@ export const processRecord = async (record: RawRecord, options: ProcessOptions):
       }),
   );
   if (outcome.ok) return { status: 'processed', eventId: event.eventId, attempts: outcome.attempts };
+  if (outcome.error instanceof RetriesExhaustedError) {
+    const error = outcome.error.cause;
+    logger.warn('Handler failed for a transient reason; leaving the record in place for a later retry', {
+      ...recordRef(record),
+      eventId: event.eventId,
+      attempts: outcome.attempts,
+      ...describeError(error),
+    });
+    return { status: 'transient', eventId: event.eventId, attempts: outcome.attempts, error };
+  }
   return deadLetter(record, outcome.error, outcome.attempts, options, event.eventId);
 };
 
@@ -91,13 +109,17 @@ export const recordAnomalies = (record: RawRecord, event: BusEvent): string[] =>
   return anomalies;
 };
 
-const deadLetter = async (
+/**
+ * Dead-letters a record with the reason and logs it (no values). Exported for the consumer utility, which
+ * gives up on a transient failure only once the record is older than its maximum age (RETRIES_EXHAUSTED).
+ */
+export const deadLetter = async (
   record: RawRecord,
   error: unknown,
   attempts: number,
-  options: ProcessOptions,
+  options: Pick<ProcessOptions, 'deadLetters'>,
   eventId?: string,
-): Promise<ProcessOutcome> => {
+): Promise<ProcessOutcome & { status: 'dead-lettered' }> => {
   const letter = await options.deadLetters.send(record, error, attempts);
   logger.warn('Record dead-lettered', { ...recordRef(record), eventId, attempts, ...describeError(error) });
   return { status: 'dead-lettered', attempts, letter, ...(eventId ? { eventId } : {}) };

@@ -26,17 +26,20 @@ export interface BatchOptions extends ProcessOptions {
 
 export type RecordResult =
   | { record: RawRecord; outcome: ProcessOutcome }
-  | { record: RawRecord; failed: 'dead-letter-failed' | 'not-started' | 'after-failure' };
+  | { record: RawRecord; failed: 'transient' | 'dead-letter-failed' | 'not-started' | 'after-failure' };
 
 const byOffset = (a: MskRecord, b: MskRecord): number => a.offset - b.offset;
 
 /**
  * Runs every record of an MSK event through the per-record failure tier (`processRecord`: decode and
- * validate against the catalog, bounded retry, dead-letter to esante.dlq) and returns the partial batch
- * response in the Kafka shape. Partitions run concurrently; the records of one partition run one after the
- * other in offset order. A record that could not even be dead-lettered (DLQ unreachable) is reported with
- * every later record of its partition: the ESM then resumes that partition from the lowest failed offset,
- * so nothing is dropped and order holds.
+ * validate against the catalog, bounded retry, dead-letter to esante.dlq what can never succeed) and returns
+ * the partial batch response in the Kafka shape. Partitions run concurrently; the records of one partition
+ * run one after the other in offset order. A record still failing for a transient reason after the
+ * in-function retries (a downstream briefly down), or one that could not even be dead-lettered (DLQ
+ * unreachable), is reported with every later record of its partition: the ESM then retries that partition
+ * from the lowest failed offset (MaximumRetryAttempts, MaximumRecordAgeInSeconds, bisection from
+ * infra/consumers.ts), and only when those run out sends the on-failure record to the SQS queue. Nothing is
+ * dropped, nothing transient is dead-lettered, and per-key order holds.
  * https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
  */
 export const processMskEvent = async (event: unknown, options: BatchOptions): Promise<KafkaBatchResponse> => {
@@ -55,7 +58,7 @@ export const processMskRecords = async (event: unknown, options: BatchOptions): 
 const processPartition = async (records: MskRecord[], options: BatchOptions): Promise<RecordResult[]> => {
   const reserveMs = options.reserveMs ?? 5_000;
   const results: RecordResult[] = [];
-  let stopped: 'dead-letter-failed' | 'not-started' | undefined;
+  let stopped: 'transient' | 'dead-letter-failed' | 'not-started' | undefined;
   for (const mskRecord of records) {
     const record = fromMskRecord(mskRecord);
     if (stopped) {
@@ -71,7 +74,12 @@ const processPartition = async (records: MskRecord[], options: BatchOptions): Pr
     try {
       const outcome = await processRecord(record, options);
       options.onOutcome?.(record, outcome);
-      results.push({ record, outcome });
+      if (outcome.status === 'transient') {
+        stopped = 'transient';
+        results.push({ record, failed: 'transient' });
+      } else {
+        results.push({ record, outcome });
+      }
     } catch (error) {
       logger.error('Record could not be dead-lettered; reporting it as a batch item failure', {
         ...recordRef(record),

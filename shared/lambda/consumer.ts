@@ -46,18 +46,19 @@ export interface ConsumerOptions {
 
 export type MskHandler = middy.MiddyfiedHandler<unknown, KafkaBatchResponse, Error, Context>;
 
+const OUTCOME_METRIC = {
+  processed: 'RecordsProcessed',
+  'dead-lettered': 'RecordsDeadLettered',
+  transient: 'RecordsRetriedLater',
+} as const;
+
 /** The options processMskEvent runs with for a consumer: its handlers, retry policy and dead-letter sink. */
 export const batchOptionsFor = (options: ConsumerOptions, metrics?: Metrics): BatchOptions => ({
   resolveHandler: (topic) => options.handlers[topic as Topic] as Handler | undefined,
   retry: options.retry ?? readRecordRetry(),
   deadLetters: options.deadLetters ?? deadLetters(options.name),
   ...(options.reserveMs === undefined ? {} : { reserveMs: options.reserveMs }),
-  onOutcome: (_record, outcome) =>
-    metrics?.addMetric(
-      outcome.status === 'processed' ? 'RecordsProcessed' : 'RecordsDeadLettered',
-      MetricUnit.Count,
-      1,
-    ),
+  onOutcome: (_record, outcome) => metrics?.addMetric(OUTCOME_METRIC[outcome.status], MetricUnit.Count, 1),
 });
 
 /**

@@ -1,170 +1,290 @@
 import { randomUUID } from 'node:crypto';
-import type { DlqEntry } from '../../infra/ops/dlq.ts';
-import { replayEntry } from '../../infra/ops/dlq-cli.ts';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { verifyAuditTrail } from '../../infra/ops/audit-cli.ts';
+import { TABLES } from '../../infra/resources.ts';
 import { TOPICS } from '../../shared/events/index.ts';
 import { KafkaProducer } from '../../shared/kafka/producer.ts';
-import { appointmentRequested, doctorEmail, doctorRegistered, type FaultEvent } from './events.ts';
+import { dynamo } from '../../shared/lambda/clients.ts';
+import { PHI_MARKER } from '../fixtures/events.ts';
+import { doctorEmail, doctorRegistered, type FaultEvent, faultMeta } from './events.ts';
 import type { FaultProxy } from './proxy.ts';
 import { check, type ScenarioResult, seconds } from './report.ts';
 import {
-  auditEntries,
   EsmChild,
-  emailsPerAddress,
   type FaultStack,
   kafkaDeadLetters,
+  lag,
+  sentEmailsTo,
+  sleep,
   sqsDeadLetters,
   waitCaughtUp,
 } from './stack.ts';
 
 export interface DownstreamOptions {
-  /** Appointment requests published during each outage (one audit entry and one e-mail each). */
-  eventsPerOutage: number;
+  /** How long each endpoint stays unreachable (the acceptance run: 30 s). */
+  outageMs: number;
+  /** Appointment requests published during each outage besides the one appointment's three events. */
+  others: number;
   doctors: number;
   catchUpTimeoutMs?: number;
 }
 
+const patientEmail = (run: string, phase: number) => `phi-marker-7f3a.${run}.patient-${phase}@example.org`;
+
+/** One appointment's life: requested (e-mail to its doctor), confirmed and cancelled (e-mails to its patient). */
+const appointmentLife = (run: string, phase: number, service: string): FaultEvent[] => {
+  const appointmentId = `a-${run}-life-${phase}`;
+  const patientId = `patient-${run}-${phase}`;
+  const doctorId = `doctor-${run}-0`;
+  const when = { appointmentDate: '2026-12-01', appointmentTime: '09:30' };
+  return [
+    {
+      topic: TOPICS.APPOINTMENT_REQUESTED,
+      meta: faultMeta(service),
+      payload: { appointmentId, patientId, doctorId, ...when, reason: `${PHI_MARKER} life ${phase}` },
+    },
+    {
+      topic: TOPICS.APPOINTMENT_CONFIRMED,
+      meta: faultMeta(service),
+      payload: { appointmentId, patientId, doctorId, ...when },
+    },
+    {
+      topic: TOPICS.APPOINTMENT_CANCELLED,
+      meta: faultMeta(service),
+      payload: { appointmentId, patientId, doctorId, cancelledBy: 'patient', reason: `${PHI_MARKER} cancel` },
+    },
+  ] as FaultEvent[];
+};
+
+const patientRegistered = (run: string, phase: number, service: string): FaultEvent => ({
+  topic: TOPICS.USER_REGISTERED,
+  meta: faultMeta(service),
+  payload: {
+    userId: `patient-${run}-${phase}`,
+    email: patientEmail(run, phase),
+    role: 'patient',
+    firstName: `${PHI_MARKER}-patient`,
+    language: 'fr',
+  },
+});
+
+/** An appointment request to doctor `doctor` (one audit entry, one e-mail to that doctor). */
+const request = (run: string, i: number, doctor: number, service: string): FaultEvent => ({
+  topic: TOPICS.APPOINTMENT_REQUESTED,
+  meta: faultMeta(service),
+  payload: {
+    appointmentId: `a-${run}-${i}`,
+    patientId: `p-${run}-${i}`,
+    doctorId: `doctor-${run}-${doctor}`,
+    appointmentDate: '2026-12-01',
+    appointmentTime: '09:30',
+    reason: `${PHI_MARKER} chest pain ${i}`,
+  },
+});
+
+interface AuditRow {
+  eventId: string;
+  chainKey: string;
+  chainSeq: number;
+  recordedAt: string;
+}
+
+const auditRows = async (service: string): Promise<AuditRow[]> => {
+  const rows: AuditRow[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await dynamo().send(
+      new ScanCommand({
+        TableName: TABLES.audit.name,
+        FilterExpression: 'sk = :audit AND service = :service',
+        ProjectionExpression: 'eventId, chainKey, chainSeq, recordedAt',
+        ExpressionAttributeValues: { ':audit': 'AUDIT', ':service': service },
+        ExclusiveStartKey: start,
+      }),
+    );
+    rows.push(...((out.Items ?? []) as AuditRow[]));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return rows;
+};
+
 /**
- * DynamoDB, then SES, unreachable while events flow (a TCP proxy in front of each is cut, so the store keeps
- * its data), then back. The in-function tier retries each record (RECORD_RETRY of infra/consumers.ts, bounded)
- * and dead-letters it to esante.dlq with its reason; the ESM tier is reported too. After recovery the dead
- * letters are replayed with the DLQ tool (replayEntry: back to the original topic, same eventId), and then
- * every event must have exactly one audit entry and one e-mail.
+ * DynamoDB, then SES, unreachable for `outageMs` each (a TCP proxy in front of each is cut, so the store keeps
+ * its data) while one appointment's three events (requested, confirmed, cancelled) and `others` requests
+ * flow. A record failing for a transient reason is never dead-lettered: the function reports it and the rest
+ * of its partition as batch item failures, and the ESM retries them in order (infra/consumers.ts:
+ * retryAttempts / maxRecordAgeSeconds) until the endpoint is back. After recovery: nothing in esante.dlq or
+ * the SQS on-failure queue, every event audited and e-mailed exactly once, each partition's events in the
+ * audit chain in publish order, and the trail verifies.
  */
 export const downstream = async (stack: FaultStack, options: DownstreamOptions): Promise<ScenarioResult> => {
   const run = randomUUID().slice(0, 8);
   const suffix = stack.groupSuffix;
   const service = `faults-downstream-${run}`;
-  const topics = [TOPICS.USER_REGISTERED, TOPICS.APPOINTMENT_REQUESTED] as string[];
+  const topics = [
+    TOPICS.USER_REGISTERED,
+    TOPICS.APPOINTMENT_REQUESTED,
+    TOPICS.APPOINTMENT_CONFIRMED,
+    TOPICS.APPOINTMENT_CANCELLED,
+  ] as string[];
   const timeout = options.catchUpTimeoutMs ?? 600_000;
+  const onFailureBefore = (await sqsDeadLetters(stack)).length;
   const child = new EsmChild(stack, suffix);
   await child.start();
   const producer = new KafkaProducer({ handleSignals: false });
-  const publishAll = (events: FaultEvent[]) =>
-    Promise.all(events.map((e) => producer.publish(e.topic, e.payload as never, e.meta)));
+  const published: FaultEvent[] = [];
+  const publishAll = async (events: FaultEvent[]) => {
+    published.push(...events);
+    await Promise.all(events.map((e) => producer.publish(e.topic, e.payload as never, e.meta)));
+  };
 
-  const n = options.eventsPerOutage;
-  const doctors = Array.from({ length: Math.max(options.doctors, 2 * n) }, (_, i) =>
-    doctorRegistered(run, i, service),
-  );
-  await publishAll(doctors);
+  const doctors = Array.from({ length: options.doctors }, (_, i) => doctorRegistered(run, i, service));
+  await publishAll([...doctors, patientRegistered(run, 0, service), patientRegistered(run, 1, service)]);
   await waitCaughtUp(stack.kafka, suffix, topics, 120_000);
 
-  const outage = async (name: string, proxy: FaultProxy, from: number) => {
-    const events = Array.from({ length: n }, (_, i) => appointmentRequested(run, from + i, service));
+  const expectedEmails = new Map<string, number>();
+  const expectEmail = (address: string) =>
+    expectedEmails.set(address, (expectedEmails.get(address) ?? 0) + 1);
+  const lives: FaultEvent[][] = [];
+  let next = 0;
+  const outage = async (name: string, proxy: FaultProxy, phase: number) => {
+    const refusedBefore = proxy.refused;
+    const life = appointmentLife(run, phase, service);
+    lives.push(life);
+    const half = Math.floor(options.others / 2);
+    const batch = (count: number) =>
+      Array.from({ length: count }, () => {
+        const i = next++;
+        const doctor = i % options.doctors;
+        expectEmail(doctorEmail(run, doctor));
+        return request(run, i, doctor, service);
+      });
     proxy.cut();
     const cutAt = Date.now();
-    await publishAll(events);
-    // Every record of the outage has been handled by the bus: processed, dead-lettered or discarded.
-    const handledMs = await waitCaughtUp(stack.kafka, suffix, topics, timeout);
+    await publishAll(batch(half));
+    // The appointment's events one after the other (each acknowledged before the next is sent)
+    for (const event of life) await publishAll([event]);
+    expectEmail(doctorEmail(run, 0));
+    expectEmail(patientEmail(run, phase));
+    expectEmail(patientEmail(run, phase));
+    await publishAll(batch(options.others - half));
+    await sleep(Math.max(0, options.outageMs - (Date.now() - cutAt)));
+    const waiting = await lag(stack.kafka, suffix, topics);
+    const lettersDuring = (await kafkaDeadLetters(stack.kafka, (e) => e.letter?.originalTopic !== undefined))
+      .length;
     proxy.restore();
-    return { name, events, downMs: Date.now() - cutAt, handledMs, refused: proxy.refused };
+    const restoredAt = Date.now();
+    const caughtUpMs = await waitCaughtUp(stack.kafka, suffix, topics, timeout);
+    return {
+      name,
+      downMs: restoredAt - cutAt,
+      waiting,
+      lettersDuring,
+      caughtUpMs,
+      refused: proxy.refused - refusedBefore,
+    };
   };
   const dynamoOutage = await outage('DynamoDB', stack.dynamoProxy, 0);
-  const refusedBefore = stack.sesProxy.refused;
-  const sesOutage = await outage('SES', stack.sesProxy, n);
-  const restoredAt = Date.now();
-
-  const outageEvents = [...dynamoOutage.events, ...sesOutage.events];
-  const ids = new Set([...doctors, ...outageEvents].map((e) => e.meta.eventId));
-  const phaseOf = new Map(outageEvents.map((e, i) => [e.meta.eventId, i < n ? 'DynamoDB' : 'SES']));
-  const letters = await kafkaDeadLetters(stack.kafka, (_e, id) => id !== undefined && ids.has(id));
-  const onFailure = await sqsDeadLetters(stack);
-
-  // Paths: per function and outage, how the records were handled before recovery.
-  const paths = new Map<string, number>();
-  let maxAttempts = 0;
-  for (const entry of letters) {
-    const id = entry.letter ? eventIdOfLetter(entry) : undefined;
-    const key = `${entry.failedBy} during the ${id ? (phaseOf.get(id) ?? 'setup') : '?'} outage → esante.dlq (${entry.letter?.errorCode ?? entry.letter?.errorClass}, ${entry.letter?.attempts} attempts)`;
-    paths.set(key, (paths.get(key) ?? 0) + 1);
-    maxAttempts = Math.max(maxAttempts, entry.letter?.attempts ?? 0);
-  }
-  const auditBefore = await auditEntries(service);
-  const emailsBefore = await emailsPerAddress(
-    stack,
-    new Set(outageEvents.map((_, i) => doctorEmail(run, i))),
-  );
-
-  // Recovery: replay every dead letter (Kafka entries back to their topic; SQS entries to their function).
-  const kafka = stack.kafka;
-  const sqs = { client: stack.sqs.client, queueUrl: stack.sqs.queueUrl };
-  let replayFailures = 0;
-  for (const entry of [...letters, ...onFailure]) {
-    const result = await replayEntry({ kafka, sqs, print: () => undefined }, entry);
-    replayFailures += result.failures;
-  }
-  const recovered = await waitCaughtUp(stack.kafka, suffix, topics, timeout);
-  const recoverMs = recovered === null ? null : Date.now() - restoredAt;
+  const sesOutage = await outage('SES', stack.sesProxy, 1);
   await child.stop();
   await producer.disconnect();
 
-  const audit = await auditEntries(service);
-  const missing = [...ids].filter((id) => !audit.has(id)).length;
-  const duplicates = [...audit.values()].reduce((s, c) => s + Math.max(0, c - 1), 0);
-  const addresses = new Set(outageEvents.map((_, i) => doctorEmail(run, i)));
-  const emails = await emailsPerAddress(stack, addresses);
-  const missingEmails = [...addresses].filter((a) => !emails.has(a)).length;
-  const duplicateEmails = [...emails.values()].reduce((s, c) => s + Math.max(0, c - 1), 0);
-  const lettersAfter = await kafkaDeadLetters(stack.kafka, (_e, id) => id !== undefined && ids.has(id));
-  const newLetters = lettersAfter.length - letters.length;
-  const auditDuringOutage = outageEvents.filter((e) => auditBefore.has(e.meta.eventId)).length;
-  const emailsDuringOutage = [...emailsBefore.values()].reduce((s, c) => s + c, 0);
+  // Effects
+  const ids = new Set(published.map((e) => e.meta.eventId));
+  const letters = await kafkaDeadLetters(stack.kafka, (_e, id) => id !== undefined && ids.has(id));
+  const onFailure = (await sqsDeadLetters(stack)).length - onFailureBefore;
+  const rows = await auditRows(service);
+  const perEvent = new Map<string, number>();
+  for (const row of rows) perEvent.set(row.eventId, (perEvent.get(row.eventId) ?? 0) + 1);
+  const lost = [...ids].filter((id) => !perEvent.has(id)).length;
+  const duplicates = [...perEvent.values()].reduce((s, c) => s + Math.max(0, c - 1), 0);
+  const emails = await sentEmailsTo(stack, new Set(expectedEmails.keys()));
+  const countOf = (address: string) => emails.filter((e) => e.destination.to.includes(address)).length;
+  const missingEmails = [...expectedEmails].reduce((s, [a, n]) => s + Math.max(0, n - countOf(a)), 0);
+  const duplicateEmails = [...expectedEmails].reduce((s, [a, n]) => s + Math.max(0, countOf(a) - n), 0);
 
+  // Order: within each chain (topic-partition), the run's entries in chain order are in publish order
+  const publishIndex = new Map(published.map((e, i) => [e.meta.eventId, i]));
+  const chains = new Map<string, AuditRow[]>();
+  for (const row of rows) chains.set(row.chainKey, [...(chains.get(row.chainKey) ?? []), row]);
+  let outOfOrder = 0;
+  for (const entries of chains.values()) {
+    const order = entries
+      .sort((a, b) => a.chainSeq - b.chainSeq)
+      .map((r) => publishIndex.get(r.eventId) ?? -1);
+    for (let i = 1; i < order.length; i++) if ((order[i] as number) < (order[i - 1] as number)) outOfOrder++;
+  }
+  const verify = await verifyAuditTrail();
+  // The appointment's three events are on three topics: Kafka orders each partition, not across topics.
+  const lifeOrder = lives.map((life) => {
+    const at = life.map((e) => rows.find((r) => r.eventId === e.meta.eventId)?.recordedAt ?? '');
+    return at.every((t, i) => i === 0 || t >= (at[i - 1] as string));
+  });
+  const patientMail = [0, 1].map((phase) =>
+    emails.filter((e) => e.destination.to.includes(patientEmail(run, phase))).map((e) => e.subject),
+  );
+
+  const outageFigures = (o: Awaited<ReturnType<typeof outage>>) =>
+    `${seconds(o.downMs)} down, ${o.refused} connections refused, ${o.waiting} records waiting at restore, ` +
+    `caught up ${seconds(o.caughtUpMs)} after restore`;
   return {
     name: 'Failing downstream (DynamoDB, then SES)',
     figures: [
-      ['Events during each outage', n],
-      ['Outages (endpoint cut, then restored)', 2],
       [
-        'Outage length DynamoDB / SES (until the bus had handled every record)',
-        `${seconds(dynamoOutage.downMs)} / ${seconds(sesOutage.downMs)}`,
+        'Events per outage (one appointment: requested, confirmed, cancelled; + requests)',
+        3 + options.others,
       ],
-      [
-        'Connections refused DynamoDB / SES',
-        `${dynamoOutage.refused} / ${sesOutage.refused - refusedBefore}`,
-      ],
-      ['Audit entries / e-mails written during the outages', `${auditDuringOutage} / ${emailsDuringOutage}`],
+      ['DynamoDB outage', outageFigures(dynamoOutage)],
+      ['SES outage', outageFigures(sesOutage)],
       ['Dead-lettered to esante.dlq', letters.length],
-      ['ESM on-failure records (SQS)', onFailure.length],
-      ['Most in-function attempts before a dead letter (bounded)', maxAttempts],
-      [
-        'Replayed after recovery (DLQ tool) / failures',
-        `${letters.length + onFailure.length} / ${replayFailures}`,
-      ],
-      ['Lost audit entries after recovery', missing],
+      ['ESM on-failure records (SQS)', onFailure],
+      ['Events published (setup included) / audited', `${ids.size} / ${perEvent.size}`],
+      ['Lost audit entries', lost],
       ['Duplicate audit entries', duplicates],
-      ['Missing e-mails after recovery', missingEmails],
+      [
+        'E-mails expected / sent',
+        `${[...expectedEmails.values()].reduce((s, n) => s + n, 0)} / ${emails.length}`,
+      ],
+      ['Missing e-mails', missingEmails],
       ['Duplicate e-mails', duplicateEmails],
-      ['New dead letters after the replay', newLetters],
-      ['Time to recover (restore → replayed and processed)', seconds(recoverMs)],
+      ['Audit chains with run events / out-of-order entries', `${chains.size} / ${outOfOrder}`],
+      ['audit verify: problems', verify.problems.length],
+      [
+        "The appointment's three events audited in publish order (DynamoDB / SES outage)",
+        lifeOrder.map((ok) => (ok ? 'yes' : 'no')).join(' / '),
+      ],
     ],
     checks: [
+      check('0 records in esante.dlq', letters.length === 0, `${letters.length} dead letters`),
+      check('0 ESM on-failure records', onFailure === 0, `${onFailure} on-failure records`),
       check(
-        'the bus handled every record during each outage (no partition blocked)',
-        dynamoOutage.handledMs !== null && sesOutage.handledMs !== null,
+        'nothing was dead-lettered while the endpoints were down',
+        dynamoOutage.lettersDuring === sesOutage.lettersDuring,
       ),
-      check('retries are bounded: records were dead-lettered during the outages', letters.length > 0),
-      check('after recovery: 0 lost audit entries', missing === 0, `${missing} missing`),
-      check('after recovery: 0 duplicate audit entries', duplicates === 0),
-      check('after recovery: 0 missing e-mails', missingEmails === 0, `${missingEmails} missing`),
-      check('after recovery: 0 duplicate e-mails', duplicateEmails === 0),
-      check('the replay created no new dead letters', newLetters === 0 && replayFailures === 0),
+      check('records waited for the endpoint (the partition kept its place)', dynamoOutage.waiting > 0),
+      check(
+        'the bus caught up after each outage',
+        dynamoOutage.caughtUpMs !== null && sesOutage.caughtUpMs !== null,
+      ),
+      check('0 lost audit entries', lost === 0, `${lost} missing`),
+      check('0 duplicate audit entries', duplicates === 0),
+      check('0 missing e-mails', missingEmails === 0, `${missingEmails} missing`),
+      check('0 duplicate e-mails', duplicateEmails === 0),
+      check('each partition audited in publish order', outOfOrder === 0, `${outOfOrder} out of order`),
+      check(
+        'audit verify reports no problem',
+        verify.problems.length === 0,
+        JSON.stringify(verify.problems[0]),
+      ),
       check('no unexpected exit of the ESM child', child.crashes.length === 0, child.crashes.join('; ')),
     ],
     notes: [
-      ...[...paths].map(([path, count]) => `${count} × ${path}`),
-      'Replaying a Kafka dead letter writes the original record back to its topic, so every function that ' +
-        'reads the topic sees it again; the one that had already succeeded finds its effect done and writes nothing.',
+      `The patient's e-mails, in the order SES accepted them: ${patientMail.map((s) => s.join(' → ')).join('; ')}.`,
+      'Kafka orders the records of one partition; the three appointment events are on three topics, so their ' +
+        'relative order after an outage depends on which partition is retried first (reported above, not checked).',
+      '"Records waiting at restore" is the consumers\' lag when the endpoint came back: each of those records ' +
+        'kept its place in its partition (reported as a batch item failure and retried by the ESM) and was ' +
+        "processed once the endpoint returned; the catch-up time is the local stack's throughput.",
     ],
   };
-};
-
-const eventIdOfLetter = (entry: DlqEntry): string | undefined => {
-  const value = entry.letter?.original.value;
-  if (!value) return undefined;
-  try {
-    return (JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as { eventId?: string }).eventId;
-  } catch {
-    return undefined;
-  }
 };

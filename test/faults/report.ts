@@ -45,17 +45,66 @@ const markdownTable = (rows: string[][]): string[] => {
   ];
 };
 
+type RunInfo = { startedAt: Date; durationMs: number; phi: { lines: number; leaks: string[] } };
+
+const machine = () =>
+  `${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+
+const summaryRow = (r: ScenarioResult) => [
+  r.name,
+  passed(r) ? 'pass' : '**FAIL**',
+  `${r.checks.filter((c) => c.ok).length}/${r.checks.length}`,
+];
+
+/** One scenario's section: `## name`, its figures, checks, table and notes (and a preamble, if any). */
+const scenarioSection = (r: ScenarioResult, preamble: string[] = []): string[] => {
+  const lines = [`## ${r.name}`, '', ...preamble];
+  lines.push(...markdownTable([['Figure', 'Value'], ...r.figures.map(([l, v]) => [l, String(v)])]));
+  lines.push(
+    '',
+    ...r.checks.map((c) => `- [${c.ok ? 'x' : ' '}] ${c.what}${c.detail ? ` (${c.detail})` : ''}`),
+  );
+  if (r.table) lines.push('', ...markdownTable(r.table));
+  if (r.notes.length) lines.push('', ...r.notes.map((n) => `- ${n}`));
+  lines.push('');
+  return lines;
+};
+
+/**
+ * docs/reliability.md after a run of some scenarios only (`--only`): each one's section and summary row are
+ * replaced, saying when and where it was re-run; every other section stays as the last full run wrote it.
+ */
+export const mergeReliability = (existing: string, results: ScenarioResult[], run: RunInfo): string => {
+  let text = existing;
+  for (const r of results) {
+    const preamble = [
+      `Re-run alone: ${run.startedAt.toISOString()}, ${seconds(run.durationMs)}, on ${machine()}; ` +
+        `${run.phi.lines} log lines scanned, ${run.phi.leaks.length} with a PHI value. The other sections ` +
+        'are from the run named at the top.',
+      '',
+    ];
+    const section = scenarioSection(r, preamble).join('\n');
+    const start = text.indexOf(`## ${r.name}\n`);
+    if (start < 0) {
+      const phi = text.indexOf('## No PHI in logs');
+      text = phi < 0 ? `${text}\n${section}` : `${text.slice(0, phi)}${section}\n${text.slice(phi)}`;
+    } else {
+      const next = text.indexOf('\n## ', start + 3);
+      text = `${text.slice(0, start)}${section}${next < 0 ? '' : text.slice(next)}`;
+    }
+    const row = markdownTable([['Scenario', 'Result', 'Checks'], summaryRow(r)])[2] as string;
+    text = text.replace(new RegExp(`^\\| ${r.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|.*$`, 'm'), row);
+  }
+  return text;
+};
+
 /** docs/reliability.md: how the figures were produced, then one section per scenario. */
-export const reliabilityMarkdown = (
-  results: ScenarioResult[],
-  run: { startedAt: Date; durationMs: number; phi: { lines: number; leaks: string[] } },
-): string => {
+export const reliabilityMarkdown = (results: ScenarioResult[], run: RunInfo): string => {
   const lines = [
     '# Reliability: fault-injection figures',
     '',
     'Written by `npm run test:faults` (test/faults/run.ts); do not edit by hand — rerun it.',
-    `Run: ${run.startedAt.toISOString()}, ${seconds(run.durationMs)} in all, on ${cpus().length} CPU(s) ` +
-      `(${cpus()[0]?.model.trim() ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
+    `Run: ${run.startedAt.toISOString()}, ${seconds(run.durationMs)} in all, on ${machine()}.`,
     '',
     'Every scenario runs against the real local stack: a local Apache Kafka broker (KRaft), dynalite, the',
     'local SES server and ElasticMQ, and the ESM emulator with the real handlers of infra/consumers.ts in a',
@@ -68,11 +117,7 @@ export const reliabilityMarkdown = (
     '',
     ...markdownTable([
       ['Scenario', 'Result', 'Checks'],
-      ...results.map((r) => [
-        r.name,
-        passed(r) ? 'pass' : '**FAIL**',
-        `${r.checks.filter((c) => c.ok).length}/${r.checks.length}`,
-      ]),
+      ...results.map(summaryRow),
       [
         'No PHI in logs',
         run.phi.leaks.length === 0 ? 'pass' : '**FAIL**',
@@ -81,20 +126,7 @@ export const reliabilityMarkdown = (
     ]),
     '',
   ];
-  for (const r of results) {
-    lines.push(
-      `## ${r.name}`,
-      '',
-      ...markdownTable([['Figure', 'Value'], ...r.figures.map(([l, v]) => [l, String(v)])]),
-    );
-    lines.push(
-      '',
-      ...r.checks.map((c) => `- [${c.ok ? 'x' : ' '}] ${c.what}${c.detail ? ` (${c.detail})` : ''}`),
-    );
-    if (r.table) lines.push('', ...markdownTable(r.table));
-    if (r.notes.length) lines.push('', ...r.notes.map((n) => `- ${n}`));
-    lines.push('');
-  }
+  for (const r of results) lines.push(...scenarioSection(r));
   lines.push(
     '## No PHI in logs',
     '',

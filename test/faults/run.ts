@@ -5,7 +5,10 @@
  * docs/reliability.md. Exit code 0 when every invariant held.
  *
  *   npm run test:faults [-- --only broker,consumer,corpus,downstream] [--scale 0.1] [--no-write]
+ *
+ * With --only, docs/reliability.md keeps the other scenarios' sections and gets the new ones in place.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOCAL_DIR, REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
@@ -15,7 +18,14 @@ import { brokerKills } from './broker-kills.ts';
 import { consumerKills } from './consumer-kills.ts';
 import { downstream } from './downstream.ts';
 import { LogTap } from './log-tap.ts';
-import { passed, printResult, reliabilityMarkdown, type ScenarioResult, writeReliability } from './report.ts';
+import {
+  mergeReliability,
+  passed,
+  printResult,
+  reliabilityMarkdown,
+  type ScenarioResult,
+  writeReliability,
+} from './report.ts';
 import { startFaultStack } from './stack.ts';
 
 const { values } = parseArgs({
@@ -55,7 +65,7 @@ const main = async (): Promise<number> => {
     }
     if (only.has('downstream')) {
       say('Failing downstream ...');
-      results.push(await downstream(stack, { eventsPerOutage: n(60, 5), doctors: n(120, 10) }));
+      results.push(await downstream(stack, { outageMs: 30_000, others: n(500, 20), doctors: n(100, 5) }));
       printResult(results.at(-1) as ScenarioResult, say);
     }
   } finally {
@@ -70,9 +80,13 @@ const main = async (): Promise<number> => {
   for (const leak of phi.leaks.slice(0, 10)) say(`  leak: ${leak.slice(0, 200)}`);
   if (!values['no-write']) {
     const file = join(REPO_ROOT, 'docs', 'reliability.md');
+    const run = { startedAt, durationMs: Date.now() - startedAt.getTime(), phi };
+    // A run of some scenarios (--only) replaces only their sections; a full run rewrites the file.
     await writeReliability(
       file,
-      reliabilityMarkdown(results, { startedAt, durationMs: Date.now() - startedAt.getTime(), phi }),
+      values.only && existsSync(file)
+        ? mergeReliability(readFileSync(file, 'utf8'), results, run)
+        : reliabilityMarkdown(results, run),
     );
     say(`\nFigures written to ${file}`);
   }

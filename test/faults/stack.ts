@@ -316,6 +316,10 @@ export const emailsPerAddress = async (stack: FaultStack, to: Set<string>) => {
   return counts;
 };
 
+/** E-mails the SES server accepted for the addresses in `to`, in the order it accepted them. */
+export const sentEmailsTo = async (stack: FaultStack, to: Set<string>) =>
+  (await sentEmails(stack.sesEndpoint)).filter((e) => e.destination.to.some((a) => to.has(a)));
+
 /**
  * The ESM child process (test/faults/esm-child.ts): started, SIGKILLed and restarted by the scenarios.
  * Its stdout and stderr go through the stack's log tap. An exit the scenario did not cause is a crash.

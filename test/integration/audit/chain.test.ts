@@ -1,7 +1,12 @@
-import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditKey, toAuditEntry } from '../../../functions/audit/audit.ts';
-import { getChainHead, putAuditEntry } from '../../../functions/audit/store.ts';
+import {
+  chainEntries,
+  forgetChainHeads,
+  getChainHead,
+  putAuditEntry,
+} from '../../../functions/audit/store.ts';
 import { type LocalAws, startLocalAws } from '../../../infra/local/aws/index.ts';
 import { main as auditCli, verifyAuditTrail } from '../../../infra/ops/audit-cli.ts';
 import { TABLES } from '../../../infra/resources.ts';
@@ -104,44 +109,111 @@ describe('tamper-evident audit trail', () => {
     ]);
   });
 
-  it('a claim left by an interrupted write is taken over by the next event without a gap', async () => {
-    // Prepare: a head claiming seq 3 for an event whose entry was never written
-    const { chainKey } = await writeChain(2);
-    const head = await getChainHead(chainKey);
+  it('an entry left unindexed by an interrupted write is pending, then finished by the next append', async () => {
+    // Prepare: the writer of the third entry stopped after chaining it, before indexing it (and so before
+    // moving the chain's hint, which it moves last)
+    const { chainKey, written } = await writeChain(3);
+    const third = written[2]?.event.eventId as string;
+    const table = process.env[TABLES.audit.env];
+    await dynamo().send(new DeleteCommand({ TableName: table, Key: auditKey(third) }));
     await dynamo().send(
-      new PutCommand({
-        TableName: process.env[TABLES.audit.env],
-        Item: {
-          pk: `CHAIN#${chainKey}`,
-          sk: 'HEAD',
-          headOf: chainKey,
-          seq: 3,
-          hash: 'x',
-          prevHash: head?.hash,
-          eventId: 'lost',
-        },
-      }),
+      new DeleteCommand({ TableName: table, Key: { pk: `CHAIN#${chainKey}`, sk: 'HEAD' } }),
     );
-    // Act: the next record of that partition
-    const partition = Number(chainKey.slice(chainKey.lastIndexOf('-') + 1));
-    const { event, value } = encodeEvent(
-      TOPICS.APPOINTMENT_CONFIRMED,
-      samplePayloads[TOPICS.APPOINTMENT_CONFIRMED],
-      sampleMeta(),
-    );
-    await putAuditEntry(
-      toAuditEntry(event, {
-        topic: TOPICS.APPOINTMENT_CONFIRMED,
-        partition,
-        offset: '9',
-        timestamp: '0',
-        key: null,
-        value: Buffer.from(value),
-        headers: {},
-      }),
-    );
+    const before = await verifyAuditTrail();
+    // Act: the next record of that partition, from another container
+    forgetChainHeads();
+    const next = await writeNext(chainKey, 9);
     // Assess
-    expect(await getChainHead(chainKey)).toMatchObject({ seq: 3, eventId: event.eventId });
-    expect(await problemsFor(chainKey)).toEqual([]);
+    expect(before.problems.filter((p) => p.chainKey === chainKey)).toEqual([]);
+    expect(before.pendingClaims).toContain(`${chainKey}#3`);
+    expect(await getChainHead(chainKey)).toMatchObject({ seq: 4, eventId: next });
+    const after = await verifyAuditTrail();
+    expect(after.problems.filter((p) => p.chainKey === chainKey)).toEqual([]);
+    expect(after.pendingClaims.filter((c) => c.startsWith(`${chainKey}#`))).toEqual([]);
+  });
+
+  it('a writer paused between its two writes while another appends leaves one entry per position', async () => {
+    // Prepare: the cause of a false gap seen under load (two writers on one chain: a dead letter replayed
+    // in-process beside the ESM's invocation, or an invocation that timed out but kept running while the
+    // ESM retried). Writer A stops right before its second write; writer B appends meanwhile.
+    const { chainKey } = await writeChain(2);
+    const partition = Number(chainKey.slice(chainKey.lastIndexOf('-') + 1));
+    const a = confirmed(partition, 2);
+    const gate = pauseFirstPut(`EVENT#${a.event.eventId}`);
+    forgetChainHeads();
+    const writerA = putAuditEntry(toAuditEntry(a.event, a.record));
+    await gate.reached;
+    // Act
+    forgetChainHeads();
+    const b = await writeNext(chainKey, 3);
+    gate.release();
+    await writerA;
+    // Assess: both chained once, positions 1..4 contiguous, nothing reported
+    const report = await verifyAuditTrail();
+    expect(report.problems.filter((p) => p.chainKey === chainKey)).toEqual([]);
+    const ids = (await chainEntries(chainKey)).map((e) => [e.chainSeq, e.eventId]);
+    expect(ids.map(([seq]) => seq)).toEqual([1, 2, 3, 4]);
+    expect(ids.filter(([, id]) => id === a.event.eventId || id === b)).toHaveLength(2);
   });
 });
+
+const confirmed = (partition: number, offset: number) => {
+  const { event, value } = encodeEvent(
+    TOPICS.APPOINTMENT_CONFIRMED,
+    { ...samplePayloads[TOPICS.APPOINTMENT_CONFIRMED], appointmentId: `a-${partition}-${offset}` },
+    sampleMeta(),
+  );
+  const record: RawRecord = {
+    topic: TOPICS.APPOINTMENT_CONFIRMED,
+    partition,
+    offset: String(offset),
+    timestamp: '0',
+    key: null,
+    value: Buffer.from(value),
+    headers: {},
+  };
+  return { event, record };
+};
+
+/** Appends one more event to the chain; returns its eventId. */
+const writeNext = async (chainKey: string, offset: number): Promise<string> => {
+  const partition = Number(chainKey.slice(chainKey.lastIndexOf('-') + 1));
+  const { event, record } = confirmed(partition, offset);
+  await putAuditEntry(toAuditEntry(event, record));
+  return event.eventId;
+};
+
+/** Holds the first DynamoDB put whose item key is `pk` until released. */
+const pauseFirstPut = (pk: string) => {
+  let release = () => {};
+  let reached = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const reachedP = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  let held = false;
+  const name = `pause-${pk}`;
+  dynamo().middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { Item?: { pk?: unknown } };
+      const key = input.Item?.pk;
+      const value = typeof key === 'string' ? key : (key as { S?: string } | undefined)?.S;
+      if (!held && value === pk) {
+        held = true;
+        reached();
+        await released;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  return {
+    reached: reachedP,
+    release: () => {
+      release();
+      dynamo().middlewareStack.remove(name);
+    },
+  };
+};

@@ -69,10 +69,16 @@ describe('fault injection (short runs)', () => {
     expect(failed(result)).toEqual([]);
   }, 180_000);
 
-  it('processes everything exactly once after DynamoDB and SES come back and the dead letters are replayed', async () => {
-    const result = await downstream(stack, { eventsPerOutage: 5, doctors: 10, catchUpTimeoutMs: 120_000 });
+  it('dead-letters nothing while DynamoDB, then SES, is down, and processes everything once, in order, when it returns', async () => {
+    const result = await downstream(stack, {
+      outageMs: 5_000,
+      others: 20,
+      doctors: 5,
+      catchUpTimeoutMs: 120_000,
+    });
 
     expect(failed(result)).toEqual([]);
+    expect(result.figures).toContainEqual(['Dead-lettered to esante.dlq', 0]);
     expect(result.figures).toContainEqual(['Duplicate e-mails', 0]);
   }, 240_000);
 

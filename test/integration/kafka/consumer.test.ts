@@ -16,7 +16,10 @@ const startConsumer = async (consumer: KafkaConsumer) => {
 };
 
 /** Raw bytes straight to a topic, as a buggy or hostile producer would send them. */
-const produceRaw = async (topic: string, messages: { key: string; value: Buffer | string | null }[]) => {
+const produceRaw = async (
+  topic: string,
+  messages: { key: string; value: Buffer | string | null; partition?: number }[],
+) => {
   const producer = kafka.producer();
   await producer.connect();
   await producer.send({ topic, messages });
@@ -33,6 +36,16 @@ const deadLetters = async (match: (d: DeadLetter) => boolean, count: number) =>
   )
     .map((r) => JSON.parse(String(r.value)) as DeadLetter)
     .filter(match);
+
+/** Every record in esante.dlq so far (read up to the topic's end). */
+const allDeadLetters = async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets('esante.dlq');
+  await admin.disconnect();
+  const total = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  return total === 0 ? [] : collect(kafka, ['esante.dlq'], (rs) => rs.length >= total);
+};
 
 beforeAll(ensureCatalogTopics);
 afterEach(async () => {
@@ -69,8 +82,8 @@ describe('KafkaConsumer against the real broker', () => {
     expect(seen.b?.sort()).toEqual([...ids].sort());
   });
 
-  it('retries a throwing handler with backoff, dead-letters its record with context, and handles the next record', async () => {
-    // Prepare
+  it('retries a transient failure in order until the record is too old, then dead-letters it with context and handles the next record', async () => {
+    // Prepare: a downstream that never comes back; records older than 1.5 s are given up
     const good = unique('good');
     const poison = unique('poison');
     const attempts: number[] = [];
@@ -78,6 +91,8 @@ describe('KafkaConsumer against the real broker', () => {
     const consumer = new KafkaConsumer(unique('group'), [TOPICS.APPOINTMENT_CANCELLED], {
       fromBeginning: true,
       retry: fast,
+      transientBackoff: { baseDelayMs: 50, maxDelayMs: 200 },
+      maxRecordAgeMs: 1_500,
     });
     consumer.registerHandler(TOPICS.APPOINTMENT_CANCELLED, (event, { attempt }) => {
       if (event.appointmentId === poison) {
@@ -99,9 +114,11 @@ describe('KafkaConsumer against the real broker', () => {
       { key: 'same-key', value: bad.value },
       { key: 'same-key', value: ok.value },
     ]);
-    // Assess
+    // Assess: several rounds of the in-function retries (1, 2, 3 each), then one dead letter
     await eventually(() => handled.length === 1, 'the next record handled', 30_000);
-    expect(attempts).toEqual([1, 2, 3]);
+    const rounds = attempts.filter((a) => a === 1).length;
+    expect(rounds).toBeGreaterThan(1);
+    expect(attempts.slice(0, 3)).toEqual([1, 2, 3]);
     const [letter] = await deadLetters(
       (d) =>
         d.originalMessage !== null &&
@@ -112,7 +129,7 @@ describe('KafkaConsumer against the real broker', () => {
       originalTopic: TOPICS.APPOINTMENT_CANCELLED,
       errorClass: 'RetriesExhaustedError',
       errorCode: 'RETRIES_EXHAUSTED',
-      attempts: 3,
+      attempts: attempts.length,
       original: {
         key: Buffer.from('same-key').toString('base64'),
         value: Buffer.from(bad.value).toString('base64'),
@@ -120,6 +137,46 @@ describe('KafkaConsumer against the real broker', () => {
     });
     expect(letter?.error).toContain('downstream unavailable');
     expect(letter?.original.offset).toMatch(/^\d+$/);
+  });
+
+  it('pauses only the partition of a transient failure and resumes it in order once the error clears, dead-lettering nothing', async () => {
+    // Prepare: a downstream that is down for A for 1.5 s from A's first record; B lives on another partition
+    const run = unique('outage');
+    const [a1, a2, b1] = [`${run}-a1`, `${run}-a2`, `${run}-b1`];
+    const handled: string[] = [];
+    let downUntil = 0;
+    let failures = 0;
+    const consumer = new KafkaConsumer(unique('group'), [TOPICS.APPOINTMENT_CONFIRMED], {
+      fromBeginning: true,
+      retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20, jitter: false },
+      transientBackoff: { baseDelayMs: 100, maxDelayMs: 400 },
+      partitionsConsumedConcurrently: 2,
+    });
+    consumer.registerHandler(TOPICS.APPOINTMENT_CONFIRMED, (event) => {
+      if (!event.appointmentId.startsWith(run)) return;
+      if (event.appointmentId.includes('-a')) downUntil ||= Date.now() + 1_500;
+      if (event.appointmentId.includes('-a') && Date.now() < downUntil) {
+        failures++;
+        throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      }
+      handled.push(event.appointmentId);
+    });
+    await startConsumer(consumer);
+    const payload = samplePayloads[TOPICS.APPOINTMENT_CONFIRMED];
+    const value = (appointmentId: string) =>
+      encodeEvent(TOPICS.APPOINTMENT_CONFIRMED, { ...payload, appointmentId }, sampleMeta()).value;
+    // Act
+    await produceRaw(TOPICS.APPOINTMENT_CONFIRMED, [
+      { key: 'key-a', value: value(a1), partition: 0 },
+      { key: 'key-a', value: value(a2), partition: 0 },
+      { key: 'key-b', value: value(b1), partition: 1 },
+    ]);
+    // Assess: B went on while A's partition waited; A's records in publish order; no dead letter
+    await eventually(() => handled.length === 3, 30_000);
+    expect(handled).toEqual([b1, a1, a2]);
+    expect(failures).toBeGreaterThanOrEqual(2); // at least one round of the in-function retries
+    const letters = await allDeadLetters();
+    expect(letters.filter((r) => String(r.value).includes(run))).toEqual([]);
   });
 
   it('dead-letters malformed JSON and schema violations with their bytes and keeps consuming the partition', async () => {

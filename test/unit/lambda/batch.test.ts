@@ -5,7 +5,7 @@ import type { DeadLetterPublisher } from '../../../shared/kafka/dlq.ts';
 import { toDeadLetter } from '../../../shared/kafka/dlq.ts';
 import type { Handler } from '../../../shared/kafka/process.ts';
 import type { RawRecord } from '../../../shared/kafka/record.ts';
-import { processMskEvent, processMskRecords } from '../../../shared/lambda/batch.ts';
+import { processMskEvent, processMskRecords, toBatchResponse } from '../../../shared/lambda/batch.ts';
 import { toMskEvent } from '../../../shared/lambda/msk-event.ts';
 import { PHI_MARKER, sampleMeta, samplePayloads } from '../../fixtures/events.ts';
 import { loadMskEvent } from '../../fixtures/msk/index.ts';
@@ -98,10 +98,57 @@ describe('processMskEvent', () => {
     expect(Buffer.from(letters[0]?.original.value ?? '', 'base64').toString()).toBe('{"eventType":');
   });
 
-  it('retries a transient failure, then dead-letters with RETRIES_EXHAUSTED', async () => {
+  it('retries a transient failure, then leaves it and the rest of its partition to the ESM, in order', async () => {
+    // Prepare: partition 0's second record hits a downstream that stays down; partition 1 is healthy
     const { letters, deadLetters } = sink();
+    const handled: string[] = [];
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const handler = vi.fn((e: unknown) => {
+      const id = (e as { appointmentId: string }).appointmentId;
+      if (id === 'a2') throw down;
+      handled.push(id);
+    });
+    const event = toMskEvent(
+      [confirmed(0, 1, 'a1'), confirmed(0, 2, 'a2'), confirmed(0, 3, 'a3'), confirmed(1, 7, 'b7')],
+      SOURCE,
+    );
+
+    // Act
+    const results = await processMskRecords(event, {
+      resolveHandler: () => handler as Handler,
+      retry: FAST,
+      deadLetters,
+    });
+
+    // Assess: nothing dead-lettered, a2 tried twice, a3 not started, reported from offset 2 on
+    expect(letters).toEqual([]);
+    expect(handled.sort()).toEqual(['a1', 'b7']);
+    expect(
+      handler.mock.calls.filter(([e]) => (e as { appointmentId: string }).appointmentId === 'a2'),
+    ).toHaveLength(2);
+    expect(results.map((r) => ('failed' in r ? r.failed : r.outcome.status))).toEqual([
+      'processed',
+      'transient',
+      'after-failure',
+      'processed',
+    ]);
+    expect(toBatchResponse(results)).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: { partition: `${TOPICS.APPOINTMENT_CONFIRMED}-0`, offset: 2 } },
+        { itemIdentifier: { partition: `${TOPICS.APPOINTMENT_CONFIRMED}-0`, offset: 3 } },
+      ],
+    });
+  });
+
+  it('dead-letters an AWS 4xx service error at once, as permanent', async () => {
+    const { letters, deadLetters } = sink();
+    const missingTable = Object.assign(new Error('Requested resource not found'), {
+      name: 'ResourceNotFoundException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+    });
     const handler = vi.fn(() => {
-      throw new Error('throttled');
+      throw missingTable;
     });
 
     const response = await processMskEvent(toMskEvent([confirmed(0, 1, 'a1')], SOURCE), {
@@ -111,8 +158,8 @@ describe('processMskEvent', () => {
     });
 
     expect(response.batchItemFailures).toEqual([]);
-    expect(handler).toHaveBeenCalledTimes(2);
-    expect(letters[0]).toMatchObject({ errorCode: 'RETRIES_EXHAUSTED', attempts: 2 });
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(letters[0]).toMatchObject({ errorClass: 'ResourceNotFoundException', attempts: 1 });
   });
 
   it('dead-letters a permanent error at once', async () => {
@@ -215,7 +262,7 @@ describe('processMskEvent', () => {
     const { lines } = await captureLogs(() =>
       processMskEvent(loadMskEvent('appointments'), {
         resolveHandler: () => () => {
-          throw new Error(`downstream said ${PHI_MARKER}`);
+          throw new PermanentError(`downstream said ${PHI_MARKER}`);
         },
         retry: FAST,
         deadLetters,
