@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka, KafkaMessage } from 'kafkajs';
 import { describeError } from '../../../shared/errors.ts';
 import { createKafka } from '../../../shared/kafka/config.ts';
 import { fromKafkaMessage, type RawRecord } from '../../../shared/kafka/record.ts';
+import { type RestartBackoff, superviseConsumer } from '../../../shared/kafka/supervise.ts';
 import { type MskEvent, toMskEvent } from '../../../shared/lambda/msk-event.ts';
 import { logger } from '../../../shared/log.ts';
 import { REPO_ROOT } from '../kafka/jvm.ts';
@@ -51,10 +52,14 @@ export interface EsmOptions {
   /** Pause between retries of a failing batch (AWS does not document one; default 100 ms). */
   retryDelayMs?: number;
   observer?: EsmObserver;
+  /** Backoff of the automatic restart after a consumer crash kafkajs does not recover from. */
+  restartBackoff?: Partial<RestartBackoff>;
 }
 
 export interface RunningEsm {
   source: EsmSource;
+  /** The kafkajs consumer polling for this mapping now (a new one after each automatic restart). */
+  readonly consumer: Consumer | undefined;
   stop(): Promise<void>;
 }
 
@@ -116,23 +121,11 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
     reportBatchItemFailures: source.reportBatchItemFailures,
   };
 
-  const consumer: Consumer = kafka.consumer({
-    groupId: source.groupId,
-    allowAutoTopicCreation: false,
-    // The batching window: the broker holds each fetch until the window has passed (or 1 MiB is ready).
-    maxWaitTimeInMs: Math.max(windowMs, 10),
-    minBytes: windowMs > 0 ? 1024 * 1024 : 1,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-  });
+  // The consumer polling now; a crash replaces it (supervise.ts), and eachBatch commits through it.
+  let consumer: Consumer;
   let running = true;
-  await consumer.connect();
-  await consumer.subscribe({
-    topics: [...source.topics],
-    fromBeginning: source.startingPosition === 'TRIM_HORIZON',
-  });
 
-  await consumer.run({
+  const run: ConsumerRunConfig = {
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: Math.max(1, source.pollers.maximum),
@@ -199,6 +192,32 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
         }
       }
     },
+  };
+  const supervised = await superviseConsumer({
+    name: source.name,
+    groupId: source.groupId,
+    topics: () => source.topics,
+    create: () => {
+      consumer = kafka.consumer({
+        groupId: source.groupId,
+        allowAutoTopicCreation: false,
+        // The batching window: the broker holds each fetch until the window has passed (or 1 MiB is ready).
+        maxWaitTimeInMs: Math.max(windowMs, 10),
+        minBytes: windowMs > 0 ? 1024 * 1024 : 1,
+        sessionTimeout: 30_000,
+        heartbeatInterval: 3_000,
+      });
+      return consumer;
+    },
+    start: async (created) => {
+      await created.connect();
+      await created.subscribe({
+        topics: [...source.topics],
+        fromBeginning: source.startingPosition === 'TRIM_HORIZON',
+      });
+      await created.run(run);
+    },
+    backoff: options.restartBackoff,
   });
   logger.info('ESM started', {
     function: source.name,
@@ -208,9 +227,12 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
 
   return {
     source,
+    get consumer() {
+      return supervised.consumer;
+    },
     async stop() {
       running = false;
-      await consumer.disconnect();
+      await supervised.stop();
       logger.info('ESM stopped', { function: source.name });
     },
   };

@@ -1,0 +1,156 @@
+import type { Consumer } from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { consumerStatuses } from '../../../shared/kafka/consumer-status.ts';
+import { checkKafkaHealth, localConsumers, StallTracker } from '../../../shared/kafka/health.ts';
+import { type SupervisedConsumer, superviseConsumer } from '../../../shared/kafka/supervise.ts';
+import { eventually, testKafka, unique } from '../../helpers/kafka.ts';
+import { captureLogs } from '../../helpers/logs.ts';
+
+const kafka = testKafka('supervise-test');
+const running: SupervisedConsumer[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.stop()));
+});
+
+const topicWith = async (values: string[]): Promise<string> => {
+  const topic = unique('supervise');
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, messages: values.map((value) => ({ value })) });
+  await producer.disconnect();
+  return topic;
+};
+
+const health = () =>
+  checkKafkaHealth({
+    env: { KAFKA_BROKERS: process.env.KAFKA_BROKERS },
+    consumers: localConsumers(new StallTracker()),
+  });
+
+/** A gate the test opens: the supervisor's restart waits on it, so the `restarting` state can be observed. */
+const gate = () => {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+};
+
+describe('superviseConsumer against the real broker', () => {
+  it('restarts a consumer kafkajs gave up on; /health/kafka names it meanwhile; nothing is lost', async () => {
+    // Prepare: a handler bug (TypeError) on the second record, once. kafkajs treats a TypeError as not
+    // retriable: it disconnects the consumer and does not restart it.
+    const topic = await topicWith(['a', 'b', 'c']);
+    const groupId = unique('supervised');
+    const seen: string[] = [];
+    let crashOnce = true;
+    let starts = 0;
+    const restart = gate();
+    const { result: during, lines } = await captureLogs(async () => {
+      const supervised = await superviseConsumer({
+        name: 'supervised-test',
+        groupId,
+        topics: () => [topic],
+        backoff: { initialMs: 10, maxMs: 100 },
+        create: () => kafka.consumer({ groupId, maxWaitTimeInMs: 100 }),
+        start: async (consumer: Consumer) => {
+          starts += 1;
+          if (starts === 2) await restart.opened;
+          await consumer.connect();
+          await consumer.subscribe({ topics: [topic], fromBeginning: true });
+          await consumer.run({
+            eachMessage: async ({ message }) => {
+              const value = String(message.value);
+              if (value === 'b' && crashOnce) {
+                crashOnce = false;
+                throw new TypeError(`cannot handle ${value}`);
+              }
+              seen.push(value);
+            },
+          });
+        },
+      });
+      running.push(supervised);
+      // Act: wait for the crash; the restart is held at the gate.
+      await eventually(() => starts === 2, 30_000);
+      return { status: supervised.status(), health: await health(), supervised };
+    });
+
+    // Assess: while it is down, the consumer is named and the answer is unhealthy.
+    expect(during.status.state).toBe('restarting');
+    // At least this crash; on a broker that just started, a join can also fail once (kafkajs restarts that).
+    expect(during.status.restarts).toBeGreaterThanOrEqual(1);
+    expect(during.status.lastError?.errorClass).toBe('KafkaJSNonRetriableError');
+    expect(during.health.status).toBe('unhealthy');
+    expect(during.health).toMatchObject({
+      error: expect.stringContaining(`consumer supervised-test (group ${groupId}) is restarting`),
+      consumers: [{ name: 'supervised-test', groupId, state: 'restarting' }],
+    });
+    expect(during.health.consumers?.[0]?.lag[topic]).toBeGreaterThanOrEqual(2);
+    // The crash is logged with its classes, never the message (which here carries a record value).
+    const crash = lines
+      .map((l) => JSON.parse(l))
+      .find((l) => l.message === 'Kafka consumer crashed' && l.cause === 'TypeError');
+    expect(crash).toMatchObject({
+      errorClass: 'KafkaJSNonRetriableError',
+      cause: 'TypeError',
+      restartedBy: 'supervisor',
+      groupId,
+    });
+    expect(lines.join('\n')).not.toContain('cannot handle');
+
+    // Act: let the restart through.
+    restart.open();
+    const all = await eventually(() => ['a', 'b', 'c'].every((v) => seen.includes(v)), 30_000);
+    const after = await eventually(async () => {
+      const h = await health();
+      return h.status === 'healthy' && h.consumers?.[0]?.lag[topic] === 0 ? h : undefined;
+    }, 30_000);
+
+    // Assess: back to healthy, every record handled (at least once: the crash may precede a commit).
+    expect(all).toBe(true);
+    expect(after).toMatchObject({
+      status: 'healthy',
+      consumers: [{ name: 'supervised-test', state: 'running', lag: { [topic]: 0 } }],
+    });
+    expect(during.supervised.status().state).toBe('running');
+  });
+
+  it('restarts a consumer that was disconnected behind its back, and forgets one stopped on purpose', async () => {
+    // Prepare
+    const topic = await topicWith(['x']);
+    const groupId = unique('killed');
+    const { result } = await captureLogs(async () => {
+      const supervised = await superviseConsumer({
+        name: 'killed-test',
+        groupId,
+        topics: () => [topic],
+        backoff: { initialMs: 10, maxMs: 100 },
+        create: () => kafka.consumer({ groupId, maxWaitTimeInMs: 100 }),
+        start: async (consumer) => {
+          await consumer.connect();
+          await consumer.subscribe({ topics: [topic], fromBeginning: true });
+          await consumer.run({ eachMessage: async () => undefined });
+        },
+      });
+      const first = supervised.consumer;
+      // Act: kill it from outside the supervisor.
+      await first?.disconnect();
+      const restarted = await eventually(
+        () => supervised.status().state === 'running' && supervised.consumer !== first,
+        30_000,
+      );
+      const status = supervised.status();
+      await supervised.stop();
+      return { restarted, status, afterStop: consumerStatuses() };
+    });
+    // Assess
+    expect(result.restarted).toBe(true);
+    expect(result.status).toMatchObject({ restarts: 1, lastError: { errorClass: 'ConsumerDisconnected' } });
+    expect(result.afterStop.find((s) => s.groupId === groupId)).toBeUndefined();
+  });
+});
