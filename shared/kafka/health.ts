@@ -74,15 +74,20 @@ export const stallBoundMs = (env: NodeJS.ProcessEnv = process.env): number => {
  * partition first seen now counts from now.
  */
 export class StallTracker {
-  readonly #seen = new Map<string, { offset: string; since: number }>();
+  readonly #seen = new Map<string, { offset: string; lag: number; since: number }>();
 
-  /** Milliseconds the partition has been stuck with lag; 0 when it moved or had nothing to read. */
+  /**
+   * Milliseconds the partition has been stuck with lag: since the first check that saw lag on this
+   * committed offset (when the records arrived between two checks is unknown, so it errs on the short
+   * side). 0 when it moved, had nothing to read, or is seen for the first time.
+   */
   observe(key: string, committed: string, lag: number, now: number): number {
     const previous = this.#seen.get(key);
-    if (!previous || previous.offset !== committed || lag <= 0) {
-      this.#seen.set(key, { offset: committed, since: now });
+    if (!previous || previous.offset !== committed || previous.lag <= 0 || lag <= 0) {
+      this.#seen.set(key, { offset: committed, lag, since: now });
       return 0;
     }
+    previous.lag = lag;
     return now - previous.since;
   }
 }
