@@ -1,9 +1,11 @@
 import type { Consumer } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TOPICS } from '../../../shared/events/index.ts';
+import { KafkaConsumer } from '../../../shared/kafka/consumer.ts';
 import { consumerStatuses } from '../../../shared/kafka/consumer-status.ts';
 import { checkKafkaHealth, localConsumers, StallTracker } from '../../../shared/kafka/health.ts';
 import { type SupervisedConsumer, superviseConsumer } from '../../../shared/kafka/supervise.ts';
-import { eventually, testKafka, unique } from '../../helpers/kafka.ts';
+import { ensureCatalogTopics, eventually, testKafka, unique } from '../../helpers/kafka.ts';
 import { captureLogs } from '../../helpers/logs.ts';
 
 const kafka = testKafka('supervise-test');
@@ -104,12 +106,16 @@ describe('superviseConsumer against the real broker', () => {
     expect(lines.join('\n')).not.toContain('cannot handle');
 
     // Act: let the restart through.
-    restart.open();
-    const all = await eventually(() => ['a', 'b', 'c'].every((v) => seen.includes(v)), 30_000);
-    const after = await eventually(async () => {
-      const h = await health();
-      return h.status === 'healthy' && h.consumers?.[0]?.lag[topic] === 0 ? h : undefined;
-    }, 30_000);
+    const { result: recovery } = await captureLogs(async () => {
+      restart.open();
+      const all = await eventually(() => ['a', 'b', 'c'].every((v) => seen.includes(v)), 30_000);
+      const after = await eventually(async () => {
+        const h = await health();
+        return h.status === 'healthy' && h.consumers?.[0]?.lag[topic] === 0 ? h : undefined;
+      }, 30_000);
+      return { all, after };
+    });
+    const { all, after } = recovery;
 
     // Assess: back to healthy, every record handled (at least once: the crash may precede a commit).
     expect(all).toBe(true);
@@ -152,5 +158,86 @@ describe('superviseConsumer against the real broker', () => {
     expect(result.restarted).toBe(true);
     expect(result.status).toMatchObject({ restarts: 1, lastError: { errorClass: 'ConsumerDisconnected' } });
     expect(result.afterStop.find((s) => s.groupId === groupId)).toBeUndefined();
+  });
+
+  it('reports a running consumer whose partition has lag and does not move as stalled', async () => {
+    // Prepare: a handler that never returns on the second record (a hung downstream call).
+    const topic = await topicWith(['p', 'q', 'r']);
+    const groupId = unique('stalled');
+    const hang = gate();
+    const handled: string[] = [];
+    const supervised = await superviseConsumer({
+      name: 'stalled-test',
+      groupId,
+      topics: () => [topic],
+      create: () => kafka.consumer({ groupId, maxWaitTimeInMs: 100 }),
+      start: async (consumer) => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            if (String(message.value) === 'q') await hang.opened;
+            handled.push(String(message.value));
+          },
+        });
+      },
+    });
+    running.push(supervised);
+    const tracker = new StallTracker();
+    const check = () =>
+      checkKafkaHealth({
+        env: { KAFKA_BROKERS: process.env.KAFKA_BROKERS },
+        stallAfterMs: 300,
+        consumers: localConsumers(tracker),
+      });
+    // Act: the first check that sees the lag starts the count; a later one past the bound reports it.
+    const { result, lines } = await captureLogs(async () => {
+      const stalled = await eventually(async () => {
+        const h = await check();
+        return h.consumers?.[0]?.stalled.length ? h : undefined;
+      }, 30_000);
+      hang.open();
+      const recovered = await eventually(async () => {
+        const h = await check();
+        return h.status === 'healthy' && h.consumers?.[0]?.lag[topic] === 0 ? h : undefined;
+      }, 30_000);
+      return { stalled, recovered };
+    });
+    const { stalled, recovered } = result;
+
+    // Assess
+    expect(stalled?.status).toBe('unhealthy');
+    expect(stalled?.consumers?.[0]).toMatchObject({
+      state: 'running',
+      stalled: [{ topic, partition: 0, lag: expect.any(Number) }],
+    });
+    expect(stalled?.consumers?.[0]?.stalled[0]?.lag).toBeGreaterThanOrEqual(2);
+    expect(stalled).toMatchObject({ error: expect.stringContaining(`has not moved on ${topic}[0]`) });
+    expect(recovered?.consumers?.[0]?.stalled).toEqual([]);
+    expect(handled).toEqual(['p', 'q', 'r']);
+    expect(lines.some((l) => l.includes('"consumers unhealthy"') || l.includes('stalled-test'))).toBe(true);
+  });
+
+  it('the consumer utility reports itself while it runs and leaves the report when disconnected', async () => {
+    // Prepare
+    await captureLogs(ensureCatalogTopics);
+    const groupId = unique('utility');
+    const consumer = new KafkaConsumer(groupId, [TOPICS.APPOINTMENT_REQUESTED]);
+    consumer.registerHandler(TOPICS.APPOINTMENT_REQUESTED, () => undefined);
+    // Act
+    const { result } = await captureLogs(async () => {
+      await consumer.startConsuming();
+      const whileRunning = consumerStatuses().find((s) => s.groupId === groupId);
+      await consumer.disconnect();
+      return { whileRunning, afterDisconnect: consumerStatuses().find((s) => s.groupId === groupId) };
+    });
+    // Assess
+    expect(result.whileRunning).toMatchObject({
+      name: groupId,
+      state: 'running',
+      topics: [TOPICS.APPOINTMENT_REQUESTED],
+      restarts: 0,
+    });
+    expect(result.afterDisconnect).toBeUndefined();
   });
 });
