@@ -130,9 +130,9 @@ export const superviseConsumer = async (options: SuperviseOptions): Promise<Supe
     watch(consumer);
     try {
       await options.start(consumer);
-      // run() returns once the group is joined, or after a failed join was reported as a crash.
-      if (current !== consumer || stopping) return;
-      if (state === 'restarting') running();
+      // run() returns once the group is joined (GROUP_JOIN has set `running`), or after a failed join was
+      // reported as a crash (the state stays `restarting`).
+      if (current !== consumer || stopping || state !== 'running') return;
       if (restarts > 0) logger.info('Kafka consumer running again', { ...who, restarts });
     } catch (error) {
       if (current !== consumer) return;

@@ -4,12 +4,17 @@ import { startStack } from '../../infra/local/start.ts';
 import { TOPICS } from '../../shared/events/index.ts';
 import type { KafkaHealth } from '../../shared/kafka/health.ts';
 import { producer } from '../../shared/kafka/producer.ts';
-import { logger } from '../../shared/log.ts';
 import { sampleMeta, samplePayloads } from '../fixtures/events.ts';
 import { eventually, unique } from '../helpers/kafka.ts';
 import { useOwnBroker } from '../helpers/own-broker.ts';
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
+
+// The stack's progress lines and the functions' logs are not this test's output. Set before the logger
+// is created: each invocation's context injection goes back to the logger's initial level.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+});
 
 /**
  * `npm start`'s stack (its freePorts entry point, in this process): the audit consumer is killed behind
@@ -34,8 +39,6 @@ describe('npm start: a killed consumer restarts and /health/kafka tells', () => 
   };
 
   beforeAll(async () => {
-    // The stack's progress lines and the functions' logs are not this test's output.
-    logger.setLogLevel('SILENT');
     process.env.POWERTOOLS_METRICS_DISABLED = 'true';
     process.env.KAFKA_BROKERS = broker.brokers();
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
@@ -61,6 +64,8 @@ describe('npm start: a killed consumer restarts and /health/kafka tells', () => 
       ['consultation-drafts', 'running'],
       ['notification', 'running'],
     ]);
+    // kafkajs may already have restarted a consumer by itself (a join refused on a broker just started).
+    const restartsBefore = ready?.body.consumers?.find((c) => c.name === 'audit')?.restarts ?? 0;
     const audit = stack?.esms.find((e) => e.source.name === 'audit');
     const killed = audit?.consumer;
 
@@ -99,7 +104,7 @@ describe('npm start: a killed consumer restarts and /health/kafka tells', () => 
     expect(back?.body.status).toBe('healthy');
     expect(back?.body.consumers?.find((c) => c.name === 'audit')).toMatchObject({
       state: 'running',
-      restarts: 1,
+      restarts: restartsBefore + 1,
     });
     expect(audit?.consumer).toBeDefined();
     expect(audit?.consumer).not.toBe(killed);
