@@ -2,7 +2,7 @@ import type { Consumer } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TOPICS } from '../../../shared/events/index.ts';
 import { KafkaConsumer } from '../../../shared/kafka/consumer.ts';
-import { consumerStatuses } from '../../../shared/kafka/consumer-status.ts';
+import { consumerStatuses, registerConsumerStatus } from '../../../shared/kafka/consumer-status.ts';
 import { checkKafkaHealth, localConsumers, StallTracker } from '../../../shared/kafka/health.ts';
 import { type SupervisedConsumer, superviseConsumer } from '../../../shared/kafka/supervise.ts';
 import { ensureCatalogTopics, eventually, testKafka, unique } from '../../helpers/kafka.ts';
@@ -243,5 +243,30 @@ describe('superviseConsumer against the real broker', () => {
       restarts: 0,
     });
     expect(result.afterDisconnect).toBeUndefined();
+  });
+
+  it('still lists the consumers and their states when the broker does not answer', async () => {
+    // Prepare: a consumer that says it is restarting; no broker at that address.
+    const unregister = registerConsumerStatus({
+      status: () => ({
+        name: 'orphan',
+        groupId: 'orphan-group',
+        state: 'restarting',
+        topics: ['t'],
+        restarts: 3,
+        lastError: { errorClass: 'KafkaJSConnectionError', at: '2026-11-30T10:00:00.000Z' },
+      }),
+    });
+    // Act
+    const { result } = await captureLogs(() =>
+      checkKafkaHealth({ env: { KAFKA_BROKERS: '127.0.0.1:1' }, timeoutMs: 2_000 }),
+    );
+    unregister();
+    // Assess
+    expect(result).toMatchObject({
+      status: 'unhealthy',
+      error: expect.any(String),
+      consumers: [{ name: 'orphan', state: 'restarting', restarts: 3, lag: {}, stalled: [] }],
+    });
   });
 });
