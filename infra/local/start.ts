@@ -50,6 +50,8 @@ interface Stack {
   env: Record<string, string>;
   port: number;
   observer: DemoObserver;
+  /** One running ESM per consumer definition (each restarts its kafkajs consumer after a crash). */
+  esms: readonly RunningEsm[];
   stop(): Promise<void>;
 }
 
@@ -142,7 +144,7 @@ export const startStack = async (options: { freePorts: boolean }): Promise<Stack
         .join('\n')}\n`,
     );
     stops.push(() => unlink(START_ENV_FILE));
-    return { env, port, observer, stop };
+    return { env, port, observer, esms, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { CONSUMER_FUNCTIONS_ENV } from '../../functions/health/mappings.ts';
 import { topicSpecs } from '../../shared/events/index.ts';
 import { BusFunction } from '../constructs/bus-function.ts';
 import { BusLayer } from '../constructs/bus-layer.ts';
@@ -21,6 +22,29 @@ import {
 import { CONSUMERS, type ConsumerDefinition } from '../consumers.ts';
 import { EMAIL, TABLES, type TableKey } from '../resources.ts';
 import type { StageConfig } from './stage.ts';
+
+/**
+ * `/health/kafka` on AWS reports the consumer functions' event-source mappings (ListEventSourceMappings per
+ * function: State, StateTransitionReason) and their CloudWatch OffsetLag. Neither action supports
+ * resource-level permissions, hence `*`; both are read-only.
+ */
+const grantHealthConsumerReads = (health: BusFunction, consumers: BusFunction[]): void => {
+  health.fn.addEnvironment(CONSUMER_FUNCTIONS_ENV, consumers.map((c) => c.fn.functionName).join(','));
+  health.role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadConsumerMappings',
+      actions: ['lambda:ListEventSourceMappings'],
+      resources: ['*'],
+    }),
+  );
+  health.role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadOffsetLag',
+      actions: ['cloudwatch:GetMetricData'],
+      resources: ['*'],
+    }),
+  );
+};
 
 export interface ConsumersStackProps extends StackProps {
   stage: StageConfig;
@@ -224,6 +248,7 @@ export class ConsumersStack extends Stack {
       kafkaStatements: healthKafkaStatements(kafka, catalog),
     });
     this.healthUrl = this.health.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+    grantHealthConsumerReads(this.health, Object.values(this.functions));
 
     // Operations: every alarm notifies one encrypted topic.
     this.alarmTopic = new sns.Topic(this, 'Alarms', {

@@ -13,6 +13,7 @@ import {
 } from './process.ts';
 import { fromKafkaMessage, type RawRecord, recordRef } from './record.ts';
 import { backoffDelay, RetriesExhaustedError, type RetryPolicy, SEED_RETRY } from './retry.ts';
+import { type RestartBackoff, type SupervisedConsumer, superviseConsumer } from './supervise.ts';
 
 const TRANSIENT_BACKOFF = { baseDelayMs: 1_000, maxDelayMs: 60_000 };
 const MAX_RECORD_AGE_MS = 3_600_000;
@@ -42,6 +43,8 @@ export interface ConsumerOptions {
   /** Value decoder; the catalog's (validate against the topic's schema) by default. */
   decode?: ProcessOptions['decode'];
   kafka?: Kafka | (() => Promise<Kafka>);
+  /** Backoff of the automatic restart after a crash kafkajs does not recover from (1 s doubling to 30 s). */
+  restartBackoff?: Partial<RestartBackoff>;
 }
 
 type Subscription = string | RegExp;
@@ -60,7 +63,7 @@ export class KafkaConsumer {
   readonly #exact = new Map<string, Handler>();
   readonly #patterns: [RegExp, Handler][] = [];
   #kafka: Kafka | undefined;
-  #consumer: Consumer | undefined;
+  #supervisor: SupervisedConsumer | undefined;
   #admin: Admin | undefined;
   #dlqProducer: Producer | undefined;
   #subscribed = new Set<string>();
@@ -78,7 +81,7 @@ export class KafkaConsumer {
   }
 
   get isConnected(): boolean {
-    return this.#consumer !== undefined;
+    return this.#supervisor !== undefined;
   }
 
   /** Topics currently subscribed (resolved from the subscriptions). */
@@ -133,14 +136,28 @@ export class KafkaConsumer {
     return [...new Set([...exact, ...matched])];
   }
 
+  /** Runs the group under a supervisor: a crash kafkajs gives up on is restarted with backoff (supervise.ts). */
   async #run(topics: string[], newTopics: string[]): Promise<void> {
     const kafka = this.#kafka as Kafka;
-    const consumer = kafka.consumer({
+    this.#subscribed = new Set(topics);
+    this.#supervisor = await superviseConsumer({
+      name: this.groupId,
       groupId: this.groupId,
-      sessionTimeout: this.#options.sessionTimeout ?? 30_000,
-      heartbeatInterval: this.#options.heartbeatInterval ?? 3_000,
-      allowAutoTopicCreation: false,
+      topics: () => this.subscribedTopics,
+      create: () =>
+        kafka.consumer({
+          groupId: this.groupId,
+          sessionTimeout: this.#options.sessionTimeout ?? 30_000,
+          heartbeatInterval: this.#options.heartbeatInterval ?? 3_000,
+          allowAutoTopicCreation: false,
+        }),
+      start: (consumer) => this.#start(consumer, topics, newTopics),
+      backoff: this.#options.restartBackoff,
     });
+    logger.info('Kafka consumer started', { groupId: this.groupId, topics: topics.length });
+  }
+
+  async #start(consumer: Consumer, topics: string[], newTopics: string[]): Promise<void> {
     await consumer.connect();
     const known = topics.filter((t) => !newTopics.includes(t));
     if (known.length)
@@ -175,9 +192,6 @@ export class KafkaConsumer {
         }
       },
     });
-    this.#consumer = consumer;
-    this.#subscribed = new Set(topics);
-    logger.info('Kafka consumer started', { groupId: this.groupId, topics: topics.length });
   }
 
   /**
@@ -229,15 +243,15 @@ export class KafkaConsumer {
   }
 
   async #checkNewTopics(): Promise<void> {
-    if (this.#restarting || this.#stopped || !this.#consumer) return;
+    if (this.#restarting || this.#stopped || !this.#supervisor) return;
     try {
       const topics = await this.#resolveTopics();
       const added = topics.filter((t) => !this.#subscribed.has(t));
       if (added.length === 0) return;
       logger.info('New topics match the subscription; re-subscribing', { groupId: this.groupId, added });
       this.#restarting = (async () => {
-        await this.#consumer?.disconnect();
-        this.#consumer = undefined;
+        await this.#supervisor?.stop();
+        this.#supervisor = undefined;
         if (!this.#stopped) await this.#run(topics, added);
       })();
       await this.#restarting;
@@ -255,9 +269,9 @@ export class KafkaConsumer {
     for (const timer of this.#resumeTimers) clearTimeout(timer);
     this.#resumeTimers.clear();
     await this.#restarting?.catch(() => undefined);
-    await this.#consumer?.disconnect();
+    await this.#supervisor?.stop();
     await Promise.all([this.#dlqProducer?.disconnect(), this.#admin?.disconnect()]);
-    this.#consumer = undefined;
+    this.#supervisor = undefined;
     this.#kafka = undefined;
     logger.info('Kafka consumer disconnected', { groupId: this.groupId });
   }

@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs';
 import { describeError } from '../../../shared/errors.ts';
 import { createKafka } from '../../../shared/kafka/config.ts';
 import { fromKafkaMessage, type RawRecord } from '../../../shared/kafka/record.ts';
+import { type RestartBackoff, superviseConsumer } from '../../../shared/kafka/supervise.ts';
 import { type MskEvent, partitionKey, toMskEvent } from '../../../shared/lambda/msk-event.ts';
 import { logger } from '../../../shared/log.ts';
 import { validateEsmSettings } from '../../consumers.ts';
@@ -68,10 +69,14 @@ export interface EsmOptions {
   observer?: EsmObserver;
   /** Cold starts and stopped sandboxes (only without `handler`). */
   sandboxEvents?: SandboxEvents;
+  /** Backoff of the automatic restart after a consumer crash kafkajs does not recover from. */
+  restartBackoff?: Partial<RestartBackoff>;
 }
 
 export interface RunningEsm {
   source: EsmSource;
+  /** The kafkajs consumer polling for this mapping now (a new one after each automatic restart). */
+  readonly consumer: Consumer | undefined;
   stop(): Promise<void>;
 }
 
@@ -164,15 +169,9 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
     );
   };
 
-  const consumer: Consumer = kafka.consumer({
-    groupId: source.groupId,
-    allowAutoTopicCreation: false,
-    // The batching window is the poller's: a fetch returns as soon as records are there (minBytes 1), so
-    // the wait only paces polling when the topics are idle.
-    maxWaitTimeInMs: Math.min(Math.max(windowMs, 100), 500),
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-  });
+  // The consumer fetching now; a crash kafkajs gives up on replaces it (supervise.ts), and the poller pauses,
+  // resumes, seeks and commits through whichever is current.
+  let consumer: Consumer;
   let running = true;
 
   const poller: Poller = new Poller({
@@ -252,14 +251,8 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
       }
     },
   });
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => poller.assigned(payload.memberAssignment));
 
-  await consumer.connect();
-  await consumer.subscribe({
-    topics: [...source.topics],
-    fromBeginning: source.startingPosition === 'TRIM_HORIZON',
-  });
-  await consumer.run({
+  const run: ConsumerRunConfig = {
     autoCommit: false,
     eachBatchAutoResolve: false,
     // kafkajs only fetches; the poller batches, invokes and commits. Resolving hands the records over
@@ -269,6 +262,33 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
       poller.add(batch.messages.map((m) => toRaw(batch.topic, batch.partition, m)));
       resolveOffset(batch.lastOffset());
     },
+  };
+  const supervised = await superviseConsumer({
+    name: source.name,
+    groupId: source.groupId,
+    topics: () => source.topics,
+    create: () => {
+      consumer = kafka.consumer({
+        groupId: source.groupId,
+        allowAutoTopicCreation: false,
+        // The batching window is the poller's: a fetch returns as soon as records are there (minBytes 1), so
+        // the wait only paces polling when the topics are idle.
+        maxWaitTimeInMs: Math.min(Math.max(windowMs, 100), 500),
+        sessionTimeout: 30_000,
+        heartbeatInterval: 3_000,
+      });
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => poller.assigned(payload.memberAssignment));
+      return consumer;
+    },
+    start: async (created) => {
+      await created.connect();
+      await created.subscribe({
+        topics: [...source.topics],
+        fromBeginning: source.startingPosition === 'TRIM_HORIZON',
+      });
+      await created.run(run);
+    },
+    backoff: options.restartBackoff,
   });
   logger.info('ESM started', {
     function: source.name,
@@ -278,12 +298,15 @@ export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
 
   return {
     source,
+    get consumer() {
+      return supervised.consumer;
+    },
     async stop() {
       running = false;
       // A running invocation is stopped with its sandbox (its records are not committed: redelivered).
       await sandboxes?.close();
       await poller.stop();
-      await consumer.disconnect();
+      await supervised.stop();
       logger.info('ESM stopped', { function: source.name });
     },
   };

@@ -51,6 +51,8 @@ describe('checkKafkaHealth', () => {
     expect(health).toEqual({
       status: 'healthy',
       kafka: { connected: true, brokers: 1, topics: topics.length },
+      // No consumer runs in this test file's process.
+      consumers: [],
     });
   });
 
