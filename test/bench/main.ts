@@ -235,6 +235,11 @@ const measure = async (): Promise<BenchResults> => {
 const results: BenchResults = args.render
   ? (JSON.parse(await readFile(args.render, 'utf8')) as BenchResults)
   : await measure();
+if (!results.rtt || !results.memory?.ours || !results.consumer.raw) {
+  throw new Error(
+    `${args.render}: a run from before the round-trip, consumer-peer and memory-plateau rows; measure again with npm run bench`,
+  );
+}
 const table = markdownTable(tableRows(results));
 console.log(`\n${table}\n`);
 
