@@ -42,7 +42,10 @@ const outDir =
   args.out ??
   (args.render ? dirname(args.render) : quick ? join(BENCH_DIR, 'quick') : join(REPO_ROOT, 'docs'));
 
-/** Counts per mode: the full run fits a 2-core machine in well under 15 minutes. */
+/**
+ * Counts per mode: the full run takes about 20 minutes on a quiet 2-core machine (the memory row's two
+ * million-event children are most of the growth), the quick run a few minutes.
+ */
 const SIZES = quick
   ? {
       rounds: 1,
@@ -231,6 +234,16 @@ const measure = async (): Promise<BenchResults> => {
   }
 };
 
+/** Which part of the run writes each row, and the command line of each Kafka tool peer. */
+const ROW_COMMANDS = [
+  'Row 1 (loopback): `benchOurs`, `benchRaw`, `benchSeedStyle` (test/bench/producer.ts) and `ProducerPerformance --topic appointment.appointment.requested --num-records N --payload-file .local/bench/payloads.txt --throughput -1 --producer-props bootstrap.servers=<broker> acks=all`.',
+  'Row 1 (through the proxy): the same four, on the broker started by `startBenchBroker({ delayMs: 1 })` (test/bench/env.ts), `bootstrap.servers=<proxy>`.',
+  'Row 2: `benchConsumerUtility`, `benchRawEachBatch`, `benchEsm` (test/bench/consumer.ts) and `ConsumerPerformance --bootstrap-server <broker> --topic medical.consultation.created --messages N --group <fresh> --timeout 60000 --hide-header`.',
+  'Row 3 (loopback and through the proxy): `benchLatency` (test/bench/latency.ts) and `EndToEndLatency <broker> bench.e2e-latency N all <value bytes>`.',
+  'Row 4: `benchLambda` (test/bench/lambda.ts).',
+  'Row 5: `node --expose-gc --import tsx test/bench/memory-child.ts ours|raw <broker> <events> <chunk> <max warm-up>`, one child per sender (test/bench/memory.ts).',
+];
+
 // --render FILE: rewrite the table, markdown and chart from an earlier run's JSON without measuring.
 const results: BenchResults = args.render
   ? (JSON.parse(await readFile(args.render, 'utf8')) as BenchResults)
@@ -282,10 +295,14 @@ const md = [
   '## Commands',
   '',
   '```sh',
-  'npm run bench            # full run (~minutes), rewrites docs/benchmarks.{md,json,png}',
-  'npm run bench -- --quick # smoke run (< 2 min), writes .local/bench/quick/',
+  'npm run bench            # full run (~20 min), rewrites docs/benchmarks.{md,json,png}',
+  'npm run bench -- --quick # smoke run (a few minutes), writes .local/bench/quick/',
   'npm run bench -- --render docs/benchmarks.json # table, markdown and chart again from the raw figures',
   '```',
+  '',
+  'Every row above comes from the one command named at the top of this file; each peer ran in that same run:',
+  '',
+  ROW_COMMANDS.map((line) => `- ${line}`).join('\n'),
   '',
   methods.trim(),
   '',
