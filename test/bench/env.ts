@@ -12,7 +12,7 @@ import { TABLES } from '../../infra/resources.ts';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
 import { CLIENT_DEFAULTS } from '../../shared/kafka/config.ts';
 import { awsClientConfig } from '../../shared/lambda/clients.ts';
-import { type FaultProxy, startProxy } from '../faults/proxy.ts';
+import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
 import { sleep } from './stats.ts';
 
 /** Where the bench keeps its broker data, payload files and bundles (git-ignored). */
@@ -44,7 +44,7 @@ export const benchKafka = (brokers: string[], clientId = 'bench'): Kafka =>
 
 /**
  * The bench's own broker: a free port, a fresh data dir under .local/bench, every catalog topic. With
- * `delayMs`, a TCP proxy on the loopback (test/faults/proxy.ts) sits in front of it adding `delayMs` each
+ * `delayMs`, a TCP proxy on the loopback (delay-proxy.ts) sits in front of it adding `delayMs` each
  * way, and the broker advertises the proxy's port: the bootstrap and every later request (metadata, produce,
  * fetch, commits, Kafka's own tools) cross it — an MSK-like round trip where acks=all crosses zones.
  */
@@ -53,9 +53,9 @@ export const startBenchBroker = async (opts: { delayMs?: number } = {}): Promise
   const port = await freePort();
   const dataDir = join(BENCH_DIR, `kafka-${port}`);
   await rm(dataDir, { recursive: true, force: true });
-  let proxy: FaultProxy | undefined;
-  if (delayMs > 0) proxy = await startProxy(`tcp://127.0.0.1:${port}`, { delayMs });
-  const proxyPort = proxy ? Number(new URL(proxy.endpoint).port) : undefined;
+  const proxy: DelayProxy | undefined =
+    delayMs > 0 ? await startDelayProxy('127.0.0.1', port, delayMs) : undefined;
+  const proxyPort = proxy?.port;
   let running: RunningKafka;
   try {
     running = await startKafka({ port, dataDir, advertisedPort: proxyPort });

@@ -1,8 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 
 /**
- * A TCP proxy in front of a local server (dynalite, the SES server, a Kafka broker) that a fault run can cut
- * and restore, optionally adding a fixed delay each way.
+ * A TCP proxy in front of a local server (dynalite, the SES server) that a fault run can cut and restore.
  * Stopping dynalite itself would lose its in-memory tables; cutting the proxy makes the endpoint fail for
  * the functions (every connection is reset at once) while the store behind it keeps its data.
  */
@@ -18,39 +17,7 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export interface ProxyOptions {
-  /**
-   * Delay each direction's bytes by this many ms (default 0), in order and without limiting throughput:
-   * a fixed network round trip of 2 × delayMs on the loopback (the bench's MSK-like rows).
-   */
-  delayMs?: number;
-}
-
-/** Forwards `from` to `to`, each chunk `delayMs` after it arrived, in arrival order. */
-const delayedPipe = (from: Socket, to: Socket, delayMs: number): void => {
-  const queue: { due: number; chunk: Buffer }[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const drain = () => {
-    timer = undefined;
-    const now = performance.now();
-    while (queue.length > 0 && (queue[0]?.due ?? 0) <= now) {
-      const next = queue.shift();
-      if (next && !to.destroyed) to.write(next.chunk);
-    }
-    const head = queue[0];
-    if (head) timer = setTimeout(drain, Math.max(0, head.due - performance.now()));
-  };
-  from.on('data', (chunk: Buffer) => {
-    queue.push({ due: performance.now() + delayMs, chunk });
-    timer ??= setTimeout(drain, delayMs);
-  });
-  from.on('close', () => {
-    if (timer) clearTimeout(timer);
-  });
-};
-
-export const startProxy = async (target: string, options: ProxyOptions = {}): Promise<FaultProxy> => {
-  const delayMs = options.delayMs ?? 0;
+export const startProxy = async (target: string): Promise<FaultProxy> => {
   const { hostname, port } = new URL(target);
   const open = new Set<Socket>();
   let isCut = false;
@@ -73,13 +40,8 @@ export const startProxy = async (target: string, options: ProxyOptions = {}): Pr
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    if (delayMs > 0) {
-      delayedPipe(client, upstream, delayMs);
-      delayedPipe(upstream, client, delayMs);
-    } else {
-      client.pipe(upstream);
-      upstream.pipe(client);
-    }
+    client.pipe(upstream);
+    upstream.pipe(client);
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);

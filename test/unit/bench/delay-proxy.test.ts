@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import { createServer, type Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FaultProxy, startProxy } from '../../faults/proxy.ts';
+import { type DelayProxy, startDelayProxy } from '../../bench/delay-proxy.ts';
 
 /**
  * The bench's MSK-like round trips come from this proxy: it must hold each direction's bytes at least
  * `delayMs` (a lower bound, which load cannot make fail), and deliver every byte in order.
  */
 let echo: Server | undefined;
-let proxy: FaultProxy | undefined;
+let proxy: DelayProxy | undefined;
 
 afterEach(async () => {
   await proxy?.close();
@@ -17,19 +17,18 @@ afterEach(async () => {
   proxy = undefined;
 });
 
-const startEcho = async (): Promise<string> => {
+const startEcho = async (): Promise<number> => {
   echo = createServer((socket) => socket.pipe(socket));
   echo.listen(0, '127.0.0.1');
   await once(echo, 'listening');
   const address = echo.address();
   if (!address || typeof address === 'string') throw new Error('no port');
-  return `tcp://127.0.0.1:${address.port}`;
+  return address.port;
 };
 
-const connect = async (endpoint: string): Promise<Socket> => {
-  const { hostname, port } = new URL(endpoint);
+const connect = async (port: number): Promise<Socket> => {
   const socket = new Socket();
-  socket.connect(Number(port), hostname);
+  socket.connect(port, '127.0.0.1');
   await once(socket, 'connect');
   return socket;
 };
@@ -53,8 +52,8 @@ const readBytes = (socket: Socket, length: number): Promise<Buffer> =>
 describe('delaying TCP proxy (bench round trips)', () => {
   it('adds at least the delay in each direction to a round trip', async () => {
     // Arrange
-    proxy = await startProxy(await startEcho(), { delayMs: 40 });
-    const socket = await connect(proxy.endpoint);
+    proxy = await startDelayProxy('127.0.0.1', await startEcho(), 40);
+    const socket = await connect(proxy.port);
     // Act
     const started = performance.now();
     const reply = readBytes(socket, 4);
@@ -69,8 +68,8 @@ describe('delaying TCP proxy (bench round trips)', () => {
 
   it('delivers many writes whole and in order', async () => {
     // Arrange
-    proxy = await startProxy(await startEcho(), { delayMs: 2 });
-    const socket = await connect(proxy.endpoint);
+    proxy = await startDelayProxy('127.0.0.1', await startEcho(), 2);
+    const socket = await connect(proxy.port);
     const parts = Array.from({ length: 500 }, (_, i) => Buffer.from(`${i};`.padEnd(64, '.')));
     const sent = Buffer.concat(parts);
     // Act
