@@ -39,8 +39,8 @@ export const analysisText = (r: BenchResults): string => {
 
   out.push(
     `**Producer (row 1).** On the loopback, \`publish\` ran at ${fmt(perSecond(p.ours))} events/s against raw kafkajs \`sendBatch\` at ${fmt(perSecond(p.raw))}: ours/raw ${fmt(pairedRatio(p.ours, p.raw))}${range(p.ours, p.raw)}${against(find('ours/raw'))}. ` +
-      `The seed-style awaited send reached ${fmt(perSecond(p.seedStyle))} events/s (ours/seed ${fmt(pairedRatio(p.ours, p.seedStyle))}): one produce round trip per event, which on the loopback is well under a millisecond. ` +
-      `Through the proxy adding ${r.rtt.delayMs} ms each way (a ${rttMs} ms round trip, as an acks=all produce crossing availability zones on MSK), the seed style fell to ${fmt(perSecond(q.seedStyle))} events/s (at most ${fmt(1000 / rttMs)}/s can fit one ${rttMs} ms round trip each) while \`publish\` ran at ${fmt(perSecond(q.ours))}: ours/seed ${fmt(pairedRatio(q.ours, q.seedStyle))}${against(find('rtt ours/seed-style'))}; ours/raw there ${fmt(pairedRatio(q.ours, q.raw))}. ` +
+      `The seed-style awaited send reached ${fmt(perSecond(p.seedStyle))} events/s (ours/seed ${fmt(pairedRatio(p.ours, p.seedStyle))}): one produce round trip per event, ${fmt(1000 / perSecond(p.seedStyle))} ms each on the loopback in this run. ` +
+      `Through the proxy adding ${r.rtt.delayMs} ms each way (a ${rttMs} ms round trip, as an acks=all produce crossing availability zones on MSK), the seed style ran at ${fmt(perSecond(q.seedStyle))} events/s (${fmt(1000 / perSecond(q.seedStyle))} ms per event; at most ${fmt(1000 / rttMs)}/s fit one ${rttMs} ms round trip each) while \`publish\` ran at ${fmt(perSecond(q.ours))}: ours/seed ${fmt(pairedRatio(q.ours, q.seedStyle))}${against(find('rtt ours/seed-style'))}; ours/raw there ${fmt(pairedRatio(q.ours, q.raw))}. ` +
       `Java's ProducerPerformance (same value bytes, acks=all) ran at ${fmt(perSecond(p.java))} events/s on the loopback and ${fmt(perSecond(q.java))} through the proxy: ours/Java ${fmt(pairedRatio(p.ours, p.java))} and ${fmt(pairedRatio(q.ours, q.java))}.`,
     '',
   );

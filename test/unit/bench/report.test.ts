@@ -138,7 +138,7 @@ describe('bench report', () => {
     const text = analysisText(run());
     // Assess
     expect(text).toContain('2026-12-01 03:04 UTC, `npm run bench`');
-    expect(text).toContain('the seed style fell to 400 events/s');
+    expect(text).toContain('the seed style ran at 400 events/s (2.50 ms per event');
     expect(text).toContain('ours/seed 20.0, goal ≥ 10.0 met');
     expect(text).toContain('p99 1,300 ms against a limit of 1,125 ms');
     expect(text).toContain('goal ≤ 1,125 **missed**');
