@@ -41,30 +41,46 @@ def bars(ax, labels, values, colors, title, unit, fmt="{:,.0f}", log=False):
 def main(src, dst):
     r = json.load(open(src))
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    p = r["producer"]
-    bars(axes[0][0], ["ours\npublish", "raw kafkajs\nsendBatch", "seed-style\nsend", "Java\nProducerPerf"],
-         [med(p["ours"]), med(p["raw"]), med(p["seedStyle"]), med(p["java"])],
-         [OURS, PEER, PEER, PEER], "1. Producer throughput (acks=all, ~1 KB)", "events/s (log)", log=True)
-    c = r["consumer"]
-    bars(axes[0][1], ["consumer\nutility", "emulator +\nno-op fn", "emulator + audit\n+ DynamoDB"],
-         [med(c["utility"]), med(c["esmNoop"]), med(c["esmAudit"])], [OURS, OURS, STORE],
-         "2. Consumer throughput", "records/s")
-    lo, k = r["latency"]["ours"], r["latency"]["kafka"]
-    ax = axes[0][2]
-    xs = ["p50", "p95", "p99"]
-    ours_bars = ax.bar([i - 0.2 for i in range(3)], [lo["p50Ms"], lo["p95Ms"], lo["p99Ms"]], 0.4, color=OURS,
-                       label="publish → audit entry readable (emulator, 1 s window)")
-    kafka_bars = ax.bar([0.2, 2.2], [k["p50Ms"], k["p99Ms"]], 0.4, color=PEER, label="Kafka EndToEndLatency")
-    for rect in [*ours_bars, *kafka_bars]:
-        ax.annotate(f"{rect.get_height():,.0f}", (rect.get_x() + rect.get_width() / 2, rect.get_height()),
-                    ha="center", va="bottom", fontsize=8)
-    limit = 3 * k["p99Ms"] + r["settings"]["esmBatchingWindowMs"] + r["settings"]["producer"]["lingerMs"]
-    ax.axhline(limit, color="#cf222e", linestyle="--", linewidth=1, label=f"goal for p99 ({limit:,.0f} ms)")
-    ax.set_xticks(range(3), xs)
+    p, q, d = r["producer"], r["rtt"]["producer"], r["rtt"]["delayMs"]
+    ax = axes[0][0]
+    names = ["ours\npublish", "raw kafkajs\nsendBatch", "seed-style\nsend", "Java\nProducerPerf"]
+    keys = ["ours", "raw", "seedStyle", "java"]
+    for offset, rows, color, label in [(-0.2, p, OURS, "loopback"), (0.2, q, PEER, f"+{d} ms each way")]:
+        b = ax.bar([i + offset for i in range(4)], [med(rows[k]) for k in keys], 0.4, color=color, label=label)
+        for rect in b:
+            ax.annotate(f"{rect.get_height():,.0f}", (rect.get_x() + rect.get_width() / 2, rect.get_height()),
+                        ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(4), names)
+    ax.tick_params(axis="x", labelsize=8)
     ax.set_yscale("log")
-    ax.set_ylim(top=max(lo["p99Ms"], limit) * 20)
+    ax.set_ylabel("events/s (log)")
+    ax.set_title("1. Producer throughput (acks=all, ~1 KB)", fontsize=10, fontweight="bold")
+    ax.legend(fontsize=7)
+    c = r["consumer"]
+    bars(axes[0][1], ["consumer\nutility", "raw kafkajs\neachBatch", "Java\nConsumerPerf", "emulator +\nno-op fn",
+                      "emulator + audit\n+ DynamoDB"],
+         [med(c["utility"]), med(c["raw"]), med(c["java"]), med(c["esmNoop"]), med(c["esmAudit"])],
+         [OURS, PEER, PEER, OURS, STORE], "2. Consumer throughput", "records/s (log)", log=True)
+    ax = axes[0][2]
+    slack = r["settings"]["esmBatchingWindowMs"] + r["settings"]["producer"]["lingerMs"]
+    top = 0
+    for i, (where, lat) in enumerate([("loopback", r["latency"]), (f"+{d} ms each way", r["rtt"]["latency"])]):
+        lo, k = lat["ours"], lat["kafka"]
+        b = ax.bar([i - 0.2], [lo["p99Ms"]], 0.4, color=OURS, label="publish → audit entry, p99" if i == 0 else None)
+        kb_ = ax.bar([i + 0.2], [k["p99Ms"]], 0.4, color=PEER, label="Kafka EndToEndLatency p99" if i == 0 else None)
+        for rect in [*b, *kb_]:
+            ax.annotate(f"{rect.get_height():,.0f}", (rect.get_x() + rect.get_width() / 2, rect.get_height()),
+                        ha="center", va="bottom", fontsize=8)
+        limit = 3 * k["p99Ms"] + slack
+        ax.hlines(limit, i - 0.45, i + 0.45, color="#cf222e", linestyle="--", linewidth=1,
+                  label="goal (3 × Kafka p99 + window + linger)" if i == 0 else None)
+        top = max(top, lo["p99Ms"], limit)
+    ax.set_xticks(range(2), ["loopback", f"+{d} ms each way"])
+    ax.set_yscale("log")
+    ax.set_ylim(top=top * 20)
     ax.set_ylabel("ms (log)")
-    ax.set_title(f"3. End-to-end latency at {lo['offeredPerSecond']} events/s", fontsize=10, fontweight="bold")
+    ax.set_title(f"3. End-to-end latency at {r['latency']['ours']['offeredPerSecond']} events/s", fontsize=10,
+                 fontweight="bold")
     ax.legend(fontsize=7, loc="upper left")
     lam = r["lambda"]
     names = [f["name"] for f in lam["functions"]]
@@ -78,13 +94,17 @@ def main(src, dst):
          [PEER] + [OURS] * len(lam["coldInit"]), "4. Cold init (fresh process → handler imported)", "ms (median)")
     axes[1][1].axhline(2 * lam["bare"]["initMs"], color="#cf222e", linestyle="--", linewidth=1)
     m = r["memory"]
+    o, w = m["ours"], m["raw"]
     ax = axes[1][2]
-    ax.bar([-0.2, 0.8], [m["before"]["rssMiB"], m["before"]["heapUsedMiB"]], 0.4, color=PEER, label="before")
-    ax.bar([0.2, 1.2], [m["after"]["rssMiB"], m["after"]["heapUsedMiB"]], 0.4, color=OURS,
-           label=f"after {m['events']:,} events")
-    ax.set_xticks([0, 1], ["RSS", "heapUsed"])
-    ax.set_ylabel("MiB (after GC)")
-    ax.set_title(f"5. Producer memory (RSS {m['rssGrowthPct']:+.1f} %)", fontsize=10, fontweight="bold")
+    ax.bar([-0.2, 0.8], [o["before"]["rssMiB"], w["before"]["rssMiB"]], 0.4, color=PEER,
+           label="RSS after warm-up (GC)")
+    ax.bar([0.2, 1.2], [o["after"]["rssMiB"], w["after"]["rssMiB"]], 0.4, color=OURS,
+           label=f"RSS after {o['events']:,} more (GC)")
+    ax.scatter([0, 1], [o["peakRssMiB"], w["peakRssMiB"]], color="#cf222e", marker="_", s=400, label="peak RSS")
+    ax.set_xticks([0, 1], ["ours publish", "raw kafkajs"])
+    ax.set_ylabel("MiB")
+    ax.set_title(f"5. Producer memory (growth {o['rssGrowthPct']:+.1f} %, peak {m['peakRatio']:.2f}× raw)",
+                 fontsize=10, fontweight="bold")
     ax.legend(fontsize=8)
     mach = r["machine"]
     fig.suptitle(f"esante event bus — {r['command']} — {mach['cores']} cores, Node {mach['node']}, "

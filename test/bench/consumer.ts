@@ -12,7 +12,8 @@ import { rate, sleep } from './stats.ts';
 /**
  * Row 2: records/s reading the same pre-filled topic (~1 KB consultation events), each reader with a fresh
  * consumer group from the beginning:
- * - the consumer utility (KafkaConsumer: decode + validate each record, a no-op handler, commit);
+ * - the consumer utility (KafkaConsumer: decode + validate each record, a no-op handler, commit), beside
+ *   raw kafkajs `eachBatch` (benchRawEachBatch) and Kafka's ConsumerPerformance (kafka-tools.ts);
  * - the ESM emulator driving the audit function (functions/audit/handler.ts) writing to local DynamoDB;
  * - the ESM emulator driving a no-op function built the same way (mskConsumer: middy, Powertools, decode,
  *   validate, per-record tier), which isolates our overhead from the store's.
@@ -28,6 +29,8 @@ export interface ReadThroughput {
 }
 
 /** Writes `count` encoded events to the consumer row's topic (raw kafkajs, large batches). */
+export const CONSUMER_TOPIC = topic;
+
 export const prefill = async (kafka: Kafka, count: number): Promise<number> => {
   const producer = kafka.producer({
     allowAutoTopicCreation: false,
@@ -77,6 +80,42 @@ const untilCommitted = async (
     }
   } finally {
     await admin.disconnect();
+  }
+};
+
+/**
+ * The consumer utility's peer: raw kafkajs `eachBatch` in a fresh group from the beginning, the same
+ * kafkajs client settings, each record's offset resolved (nothing decoded), kafkajs's auto-commit.
+ */
+export const benchRawEachBatch = async (
+  kafka: Kafka,
+  total: number,
+  timeoutMs: number,
+): Promise<ReadThroughput> => {
+  const groupId = `bench-raw-${randomUUID().slice(0, 8)}`;
+  let handled = 0;
+  let first: number | undefined;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+        first ??= performance.now();
+        for (const message of batch.messages) {
+          handled++;
+          resolveOffset(message.offset);
+        }
+        await heartbeat();
+      },
+    });
+    await untilCommitted(kafka, groupId, total, timeoutMs);
+    const ms = performance.now() - (first as number);
+    if (handled < total) throw new Error(`raw eachBatch handled ${handled} of ${total}`);
+    return { records: total, ms, perSecond: rate(total, ms) };
+  } finally {
+    await consumer.disconnect();
   }
 };
 

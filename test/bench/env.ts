@@ -12,6 +12,7 @@ import { TABLES } from '../../infra/resources.ts';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
 import { CLIENT_DEFAULTS } from '../../shared/kafka/config.ts';
 import { awsClientConfig } from '../../shared/lambda/clients.ts';
+import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
 import { sleep } from './stats.ts';
 
 /** Where the bench keeps its broker data, payload files and bundles (git-ignored). */
@@ -21,7 +22,10 @@ export const BENCH_DIR = join(LOCAL_DIR, 'bench');
 export const NODE_BIN = process.execPath;
 
 export interface BenchBroker {
+  /** What clients bootstrap from: the broker itself, or the delaying proxy in front of it. */
   brokers: string[];
+  /** The one-way delay every request and response crosses (0: straight to the broker on the loopback). */
+  delayMs: number;
   kafka: Kafka;
   /** Stops the broker and removes its data, unless `keepData` (a failed run keeps the logs to read). */
   stop(keepData?: boolean): Promise<void>;
@@ -38,27 +42,46 @@ export const benchKafka = (brokers: string[], clientId = 'bench'): Kafka =>
     requestTimeout: CLIENT_DEFAULTS.requestTimeout,
   });
 
-/** The bench's own broker: a free port, a fresh data dir under .local/bench, every catalog topic. */
-export const startBenchBroker = async (): Promise<BenchBroker> => {
+/**
+ * The bench's own broker: a free port, a fresh data dir under .local/bench, every catalog topic. With
+ * `delayMs`, a TCP proxy on the loopback (delay-proxy.ts) sits in front of it adding `delayMs` each
+ * way, and the broker advertises the proxy's port: the bootstrap and every later request (metadata, produce,
+ * fetch, commits, Kafka's own tools) cross it — an MSK-like round trip where acks=all crosses zones.
+ */
+export const startBenchBroker = async (opts: { delayMs?: number } = {}): Promise<BenchBroker> => {
+  const delayMs = opts.delayMs ?? 0;
   const port = await freePort();
   const dataDir = join(BENCH_DIR, `kafka-${port}`);
   await rm(dataDir, { recursive: true, force: true });
-  const running: RunningKafka = await startKafka({ port, dataDir });
-  const kafka = benchKafka(running.brokers);
+  const proxy: DelayProxy | undefined =
+    delayMs > 0 ? await startDelayProxy('127.0.0.1', port, delayMs) : undefined;
+  const proxyPort = proxy?.port;
+  let running: RunningKafka;
+  try {
+    running = await startKafka({ port, dataDir, advertisedPort: proxyPort });
+  } catch (error) {
+    await proxy?.close();
+    throw error;
+  }
+  const brokers = proxyPort ? [`127.0.0.1:${proxyPort}`] : running.brokers;
+  const kafka = benchKafka(brokers);
   try {
     await provisionTopics(kafka);
   } catch (error) {
     running.kill();
+    await proxy?.close();
     throw error;
   }
   return {
-    brokers: running.brokers,
+    brokers,
+    delayMs,
     kafka,
     async stop(keepData = false) {
       try {
         await running.stop();
       } finally {
         running.kill();
+        await proxy?.close();
         if (!keepData) await rm(dataDir, { recursive: true, force: true });
       }
     },

@@ -63,6 +63,57 @@ export const javaProducerPerformance = async (
   };
 };
 
+export interface JavaConsumerResult {
+  records: number;
+  /** fetch.nMsg.sec: records/s after the group join (rebalance time left out, as for the Node readers). */
+  perSecond: number;
+  /** nMsg.sec: including the group join. */
+  perSecondWithJoin: number;
+  rebalanceMs: number;
+}
+
+/**
+ * ConsumerPerformance: a fresh group reading `records` records from the beginning of `topic` (the same
+ * pre-filled records as the consumer utility), default fetch settings.
+ */
+export const javaConsumerPerformance = async (
+  brokers: string[],
+  topic: string,
+  records: number,
+): Promise<JavaConsumerResult> => {
+  const { stdout, stderr, code } = await runKafkaTool('org.apache.kafka.tools.ConsumerPerformance', [
+    '--bootstrap-server',
+    brokers.join(','),
+    '--topic',
+    topic,
+    '--messages',
+    String(records),
+    '--group',
+    `bench-java-${Date.now()}`,
+    '--timeout',
+    '60000',
+    '--hide-header',
+  ]);
+  // start.time, end.time, MB, MB.sec, nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+  const fields = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .map((l) => l.split(', '))
+    .find((f) => f.length >= 10);
+  if (code !== 0 || !fields || Number(fields[4]) < records) {
+    throw new Error(
+      `ConsumerPerformance failed (exit ${code}):\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`,
+    );
+  }
+  return {
+    records: Number(fields[4]),
+    perSecond: Number(fields[9]),
+    perSecondWithJoin: Number(fields[5]),
+    rebalanceMs: Number(fields[6]),
+  };
+};
+
 export interface KafkaE2eResult {
   messages: number;
   avgMs: number;

@@ -6,10 +6,19 @@ import { consumerByName } from '../../infra/consumers.ts';
 import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
 import { TABLES } from '../../infra/resources.ts';
 import { recordRetryEnv } from '../../shared/lambda/settings.ts';
-import { auditHandler, benchConsumerUtility, benchEsm, noopHandler, prefill } from './consumer.ts';
-import { BENCH_DIR, machineInfo, startBenchBroker, startBenchDynamo } from './env.ts';
+import { analysisText } from './analysis.ts';
+import {
+  auditHandler,
+  benchConsumerUtility,
+  benchEsm,
+  benchRawEachBatch,
+  CONSUMER_TOPIC,
+  noopHandler,
+  prefill,
+} from './consumer.ts';
+import { BENCH_DIR, type BenchBroker, machineInfo, startBenchBroker, startBenchDynamo } from './env.ts';
 import { BENCH_TOPICS, encodedFor } from './events.ts';
-import { javaProducerPerformance, kafkaEndToEndLatency } from './kafka-tools.ts';
+import { javaConsumerPerformance, javaProducerPerformance, kafkaEndToEndLatency } from './kafka-tools.ts';
 import { benchLambda } from './lambda.ts';
 import { benchLatency } from './latency.ts';
 import { benchMemory } from './memory.ts';
@@ -33,7 +42,10 @@ const outDir =
   args.out ??
   (args.render ? dirname(args.render) : quick ? join(BENCH_DIR, 'quick') : join(REPO_ROOT, 'docs'));
 
-/** Counts per mode: the full run fits a 2-core machine in well under 15 minutes. */
+/**
+ * Counts per mode: the full run takes about 20 minutes on a quiet 2-core machine (the memory row's two
+ * million-event children are most of the growth), the quick run a few minutes.
+ */
 const SIZES = quick
   ? {
       rounds: 1,
@@ -45,7 +57,8 @@ const SIZES = quick
       latency: { perSecond: 50, seconds: 4 },
       kafkaE2eMessages: 200,
       coldInitRuns: 3,
-      memory: { events: 20_000, warmup: 2_000 },
+      memory: { events: 20_000, chunk: 2_000, maxWarmup: 10_000 },
+      rtt: { delayMs: 1, rounds: 1, producerEvents: 3_000, seedEvents: 100, javaRecords: 5_000 },
     }
   : {
       rounds: 5,
@@ -57,7 +70,11 @@ const SIZES = quick
       latency: { perSecond: 50, seconds: 30 },
       kafkaE2eMessages: 2_000,
       coldInitRuns: 15,
-      memory: { events: 1_000_000, warmup: 10_000 },
+      // Warm-up in chunks of 50,000 until RSS after GC grows < 1 % over two in a row (the plateau was reached after
+      // ≈ 130,000 events in earlier runs), capped at 500,000.
+      memory: { events: 1_000_000, chunk: 50_000, maxWarmup: 500_000 },
+      // The MSK-like rows: every request through a proxy adding 1 ms each way (a 2 ms round trip).
+      rtt: { delayMs: 1, rounds: 3, producerEvents: 20_000, seedEvents: 1_000, javaRecords: 100_000 },
     };
 
 const step = (what: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}`);
@@ -67,113 +84,175 @@ const t0 = performance.now();
 const command = quick ? 'npm run bench -- --quick' : 'npm run bench';
 step(`${command}: output to ${relative(REPO_ROOT, outDir) || '.'}`);
 
+/** Row 1's producer peers in interleaved rounds on one broker (the loopback one or the delayed one). */
+const producerRounds = async (
+  broker: BenchBroker,
+  sizes: { rounds: number; producerEvents: number; seedEvents: number; javaRecords: number },
+  label: string,
+): Promise<BenchResults['producer']> => {
+  const { kafka, brokers } = broker;
+  const producer: BenchResults['producer'] = { ours: [], raw: [], seedStyle: [], java: [] };
+  // A first, unmeasured pass warms the JIT and the broker's log segments for every Node peer alike.
+  await benchOurs(kafka, Math.min(5_000, sizes.producerEvents));
+  await benchRaw(kafka, Math.min(5_000, sizes.producerEvents));
+  for (let round = 0; round < sizes.rounds; round++) {
+    // Alternate who goes first, so neither Node peer always runs right after the JVM or the other.
+    if (round % 2 === 0) {
+      producer.ours.push(await benchOurs(kafka, sizes.producerEvents));
+      producer.raw.push(await benchRaw(kafka, sizes.producerEvents));
+    } else {
+      producer.raw.push(await benchRaw(kafka, sizes.producerEvents));
+      producer.ours.push(await benchOurs(kafka, sizes.producerEvents));
+    }
+    producer.seedStyle.push(await benchSeedStyle(kafka, sizes.seedEvents));
+    const java = await javaProducerPerformance(brokers, sizes.javaRecords);
+    producer.java.push(java);
+    step(
+      `  ${label} round ${round + 1}: ours ${Math.round(producer.ours.at(-1)?.perSecond ?? 0)}/s, raw ${Math.round(producer.raw.at(-1)?.perSecond ?? 0)}/s, seed ${Math.round(producer.seedStyle.at(-1)?.perSecond ?? 0)}/s, java ${Math.round(java.perSecond)}/s`,
+    );
+  }
+  return producer;
+};
+
 const measure = async (): Promise<BenchResults> => {
   const machine = await machineInfo();
   step('row 4: Lambda bundles and cold init');
   const lambda = await benchLambda(SIZES.coldInitRuns);
 
-  step('starting the bench broker');
-  const broker = await startBenchBroker();
-  const { kafka, brokers } = broker;
-  let results: BenchResults | undefined;
+  const audit = consumerByName('audit');
+  if (!audit) throw new Error('infra/consumers.ts has no audit consumer');
+  step('local DynamoDB');
+  const dynamo = await startBenchDynamo();
   let failed = false;
+  /** Points the audit function's environment (as the emulator's caller provides it) at a broker. */
+  const auditEnv = (brokers: string[]) =>
+    Object.assign(process.env, dynamo.env, {
+      [TABLES.audit.env]: TABLES.audit.name,
+      KAFKA_BROKERS: brokers.join(','),
+      ...recordRetryEnv(audit.recordRetry),
+    });
+  const latencyValueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.latency, 0).value);
   try {
-    step('row 1: producer throughput (interleaved rounds)');
-    const producer: BenchResults['producer'] = { ours: [], raw: [], seedStyle: [], java: [] };
-    // A first, unmeasured pass warms the JIT and the broker's log segments for every Node peer alike.
-    await benchOurs(kafka, Math.min(5_000, SIZES.producerEvents));
-    await benchRaw(kafka, Math.min(5_000, SIZES.producerEvents));
-    for (let round = 0; round < SIZES.rounds; round++) {
-      // Alternate who goes first, so neither Node peer always runs right after the JVM or the other.
-      if (round % 2 === 0) {
-        producer.ours.push(await benchOurs(kafka, SIZES.producerEvents));
-        producer.raw.push(await benchRaw(kafka, SIZES.producerEvents));
-      } else {
-        producer.raw.push(await benchRaw(kafka, SIZES.producerEvents));
-        producer.ours.push(await benchOurs(kafka, SIZES.producerEvents));
-      }
-      producer.seedStyle.push(await benchSeedStyle(kafka, SIZES.seedEvents));
-      const java = await javaProducerPerformance(brokers, SIZES.javaRecords);
-      producer.java.push(java);
-      step(
-        `  round ${round + 1}: ours ${Math.round(producer.ours.at(-1)?.perSecond ?? 0)}/s, raw ${Math.round(producer.raw.at(-1)?.perSecond ?? 0)}/s, seed ${Math.round(producer.seedStyle.at(-1)?.perSecond ?? 0)}/s, java ${Math.round(java.perSecond)}/s`,
-      );
-    }
-
-    step('row 5: producer memory (child process)');
-    const memory = await benchMemory(brokers, SIZES.memory.events, SIZES.memory.warmup);
-
-    step('rows 2-3: local DynamoDB');
-    const dynamo = await startBenchDynamo();
+    step('starting the bench broker (loopback)');
+    let broker = await startBenchBroker();
+    let loopback: Omit<
+      BenchResults,
+      'rtt' | 'mode' | 'command' | 'startedAt' | 'durationS' | 'machine' | 'settings' | 'lambda'
+    >;
     try {
-      const audit = consumerByName('audit');
-      if (!audit) throw new Error('infra/consumers.ts has no audit consumer');
-      // What the audit function reads from its environment (the emulator's caller provides it).
-      Object.assign(process.env, dynamo.env, {
-        [TABLES.audit.env]: TABLES.audit.name,
-        KAFKA_BROKERS: brokers.join(','),
-        ...recordRetryEnv(audit.recordRetry),
-      });
+      const { kafka, brokers } = broker;
+      step('row 1: producer throughput (interleaved rounds)');
+      const producer = await producerRounds(broker, SIZES, 'loopback');
+
+      step('row 5: producer memory, ours then raw kafkajs (child processes)');
+      const memory = await benchMemory(brokers, SIZES.memory);
+
+      auditEnv(brokers);
       const handler = await auditHandler();
 
       step('row 2: consumer throughput');
       const total = await prefill(kafka, SIZES.consumerRecords);
       const timeoutMs = 300_000;
-      const consumer: BenchResults['consumer'] = { utility: [], esmAudit: [], esmNoop: [] };
+      const consumer: BenchResults['consumer'] = {
+        utility: [],
+        raw: [],
+        java: [],
+        esmAudit: [],
+        esmNoop: [],
+      };
       for (let round = 0; round < SIZES.rounds; round++) {
         consumer.utility.push(await benchConsumerUtility(kafka, total, timeoutMs));
+        consumer.raw.push(await benchRawEachBatch(kafka, total, timeoutMs));
+        consumer.java.push(await javaConsumerPerformance(brokers, CONSUMER_TOPIC, total));
         consumer.esmNoop.push(await benchEsm(kafka, brokers, total, noopHandler(), timeoutMs));
         await dynamo.resetAuditTable();
         consumer.esmAudit.push(await benchEsm(kafka, brokers, total, handler, timeoutMs, SIZES.auditRecords));
         step(
-          `  round ${round + 1}: utility ${Math.round(consumer.utility.at(-1)?.perSecond ?? 0)}/s, no-op ${Math.round(consumer.esmNoop.at(-1)?.perSecond ?? 0)}/s, audit ${Math.round(consumer.esmAudit.at(-1)?.perSecond ?? 0)}/s`,
+          `  round ${round + 1}: utility ${Math.round(consumer.utility.at(-1)?.perSecond ?? 0)}/s, raw eachBatch ${Math.round(consumer.raw.at(-1)?.perSecond ?? 0)}/s, Java ${Math.round(consumer.java.at(-1)?.perSecond ?? 0)}/s, no-op ${Math.round(consumer.esmNoop.at(-1)?.perSecond ?? 0)}/s, audit ${Math.round(consumer.esmAudit.at(-1)?.perSecond ?? 0)}/s`,
         );
       }
 
       step('row 3: end-to-end latency');
       await dynamo.resetAuditTable();
       const ours = await benchLatency(kafka, brokers, handler, SIZES.latency);
-      const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.latency, 0).value);
-      const kafkaE2e = await kafkaEndToEndLatency(kafka, brokers, SIZES.kafkaE2eMessages, valueBytes);
-
-      results = {
-        mode: quick ? 'quick' : 'full',
-        command,
-        startedAt: started.toISOString(),
-        durationS: 0,
-        machine,
-        settings: {
-          valueBytes: Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value),
-          producer: { ...PRODUCER_SETTINGS, acks: 'all' },
-          esmBatchingWindowMs: audit.maxBatchingWindowSeconds * 1000,
-          rounds: SIZES.rounds,
-        },
-        producer,
-        consumer,
-        latency: { ours, kafka: kafkaE2e },
-        lambda,
-        memory,
-      };
+      const kafkaE2e = await kafkaEndToEndLatency(kafka, brokers, SIZES.kafkaE2eMessages, latencyValueBytes);
+      loopback = { producer, consumer, latency: { ours, kafka: kafkaE2e }, memory };
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
-      await dynamo.stop();
+      step('stopping the loopback broker');
+      await broker.stop(failed);
     }
+
+    step(`starting the bench broker behind a ${SIZES.rtt.delayMs} ms-each-way proxy`);
+    broker = await startBenchBroker({ delayMs: SIZES.rtt.delayMs });
+    let rtt: BenchResults['rtt'];
+    try {
+      auditEnv(broker.brokers);
+      step('rows 1 and 3 again, every request through the proxy');
+      const producer = await producerRounds(broker, { ...SIZES.rtt }, 'proxied');
+      await dynamo.resetAuditTable();
+      const handler = await auditHandler();
+      const ours = await benchLatency(broker.kafka, broker.brokers, handler, SIZES.latency);
+      const kafkaE2e = await kafkaEndToEndLatency(
+        broker.kafka,
+        broker.brokers,
+        SIZES.kafkaE2eMessages,
+        latencyValueBytes,
+      );
+      rtt = { delayMs: broker.delayMs, producer, latency: { ours, kafka: kafkaE2e } };
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      step('stopping the proxied broker');
+      await broker.stop(failed);
+    }
+
+    return {
+      mode: quick ? 'quick' : 'full',
+      command,
+      startedAt: started.toISOString(),
+      durationS: Math.round((performance.now() - t0) / 1000),
+      machine,
+      settings: {
+        valueBytes: Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value),
+        producer: { ...PRODUCER_SETTINGS, acks: 'all' },
+        esmBatchingWindowMs: audit.maxBatchingWindowSeconds * 1000,
+        rounds: SIZES.rounds,
+      },
+      ...loopback,
+      rtt,
+      lambda,
+    };
   } catch (error) {
     step(`failed; broker logs kept under ${relative(REPO_ROOT, BENCH_DIR)}`);
-    failed = true;
     throw error;
   } finally {
-    step('stopping the bench broker');
-    await broker.stop(failed);
+    await dynamo.stop();
   }
-  if (!results) throw new Error('no results');
-  results.durationS = Math.round((performance.now() - t0) / 1000);
-  return results;
 };
+
+/** Which part of the run writes each row, and the command line of each Kafka tool peer. */
+const ROW_COMMANDS = [
+  'Row 1 (loopback): `benchOurs`, `benchRaw`, `benchSeedStyle` (test/bench/producer.ts) and `ProducerPerformance --topic appointment.appointment.requested --num-records N --payload-file .local/bench/payloads.txt --throughput -1 --producer-props bootstrap.servers=<broker> acks=all`.',
+  'Row 1 (through the proxy): the same four, on the broker started by `startBenchBroker({ delayMs: 1 })` (test/bench/env.ts), `bootstrap.servers=<proxy>`.',
+  'Row 2: `benchConsumerUtility`, `benchRawEachBatch`, `benchEsm` (test/bench/consumer.ts) and `ConsumerPerformance --bootstrap-server <broker> --topic medical.consultation.created --messages N --group <fresh> --timeout 60000 --hide-header`.',
+  'Row 3 (loopback and through the proxy): `benchLatency` (test/bench/latency.ts) and `EndToEndLatency <broker> bench.e2e-latency N all <value bytes>`.',
+  'Row 4: `benchLambda` (test/bench/lambda.ts).',
+  'Row 5: `node --expose-gc --import tsx test/bench/memory-child.ts ours|raw <broker> <events> <chunk> <max warm-up>`, one child per sender (test/bench/memory.ts).',
+];
 
 // --render FILE: rewrite the table, markdown and chart from an earlier run's JSON without measuring.
 const results: BenchResults = args.render
   ? (JSON.parse(await readFile(args.render, 'utf8')) as BenchResults)
   : await measure();
+if (!results.rtt || !results.memory?.ours || !results.consumer.raw) {
+  throw new Error(
+    `${args.render}: a run from before the round-trip, consumer-peer and memory-plateau rows; measure again with npm run bench`,
+  );
+}
 const table = markdownTable(tableRows(results));
 console.log(`\n${table}\n`);
 
@@ -182,10 +261,8 @@ await mkdir(outDir, { recursive: true });
 const jsonFile = join(outDir, 'benchmarks.json');
 await writeFile(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
 
-let analysis = '';
-try {
-  analysis = await readFile(join(REPO_ROOT, 'test/bench/analysis.md'), 'utf8');
-} catch {}
+/** How each row is measured, and dated profile notes: true of the code, not of one run's figures. */
+const methods = await readFile(join(REPO_ROOT, 'test/bench/methods.md'), 'utf8');
 const md = [
   '# Benchmarks',
   '',
@@ -214,15 +291,20 @@ const md = [
         )
         .join('\n'),
   '',
+  analysisText(results),
   '## Commands',
   '',
   '```sh',
-  'npm run bench            # full run (~minutes), rewrites docs/benchmarks.{md,json,png}',
-  'npm run bench -- --quick # smoke run (< 2 min), writes .local/bench/quick/',
+  'npm run bench            # full run (~20 min), rewrites docs/benchmarks.{md,json,png}',
+  'npm run bench -- --quick # smoke run (a few minutes), writes .local/bench/quick/',
   'npm run bench -- --render docs/benchmarks.json # table, markdown and chart again from the raw figures',
   '```',
   '',
-  analysis.trim(),
+  'Every row above comes from the one command named at the top of this file; each peer ran in that same run:',
+  '',
+  ROW_COMMANDS.map((line) => `- ${line}`).join('\n'),
+  '',
+  methods.trim(),
   '',
 ].join('\n');
 await writeFile(join(outDir, 'benchmarks.md'), md);

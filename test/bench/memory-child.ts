@@ -1,23 +1,33 @@
+import { resourceUsage } from 'node:process';
 import { KafkaProducer } from '../../shared/kafka/producer.ts';
-
 import { benchKafka } from './env.ts';
 import { BENCH_TOPICS, metaFor, payloadFor } from './events.ts';
-import { OUTSTANDING, PRODUCER_SETTINGS, windowed } from './producer.ts';
+import { OUTSTANDING, PRODUCER_SETTINGS, rawMessage, windowed } from './producer.ts';
 
 /**
- * Row 5's child process (run with --expose-gc): connects our producer, publishes a warm-up, forces GC and
- * reads RSS/heap ("before"), publishes `events` more events, flushes, forces GC and reads again ("after").
- * Prints one JSON line. Arguments: <brokers> <events> <warmup>.
+ * Row 5's child process (run with --expose-gc), one sender per process so each has its own RSS:
+ * - `ours`: `KafkaProducer.publish` driven as in row 1 (2,000 outstanding);
+ * - `raw`: kafkajs `sendBatch` of 500 hand-built messages (row 1's raw peer), the same events.
+ * Warm-up: chunks of `chunk` events until RSS after GC grows less than PLATEAU_PCT over each of two
+ * chunks in a row (the allocator and Buffer pools have reached their high water) or `maxWarmup` events
+ * were sent. Then "before"
+ * (GC, read), `events` more, flush, "after" (GC, read). Peak RSS is the kernel's high-water mark for the
+ * whole process (getrusage maxrss). Prints one JSON line. Arguments: <mode> <brokers> <events> <chunk> <maxWarmup>.
  */
-const [brokers = '', eventsArg = '1000000', warmupArg = '10000'] = process.argv.slice(2);
+const [mode = 'ours', brokers = '', eventsArg = '1000000', chunkArg = '50000', maxWarmupArg = '500000'] =
+  process.argv.slice(2);
+if (mode !== 'ours' && mode !== 'raw') throw new Error(`mode must be ours or raw, not ${mode}`);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
 
+/** Growth over one warm-up chunk below which RSS counts as on its plateau. */
+const PLATEAU_PCT = 1;
+
+const mib = (n: number) => n / 2 ** 20;
 const reading = () => {
   gc();
   gc();
   const m = process.memoryUsage();
-  const mib = (n: number) => n / 2 ** 20;
   return {
     rssMiB: mib(m.rss),
     heapUsedMiB: mib(m.heapUsed),
@@ -27,35 +37,78 @@ const reading = () => {
 };
 
 const topic = BENCH_TOPICS.producer;
-const producer = new KafkaProducer({
-  kafka: benchKafka(brokers.split(',')),
-  handleSignals: false,
-  ...PRODUCER_SETTINGS,
-});
-await producer.connect();
+const kafka = benchKafka(brokers.split(','));
 
-/** A caller that keeps a bounded number of publishes outstanding (as the throughput row does). */
-const publishMany = async (from: number, count: number): Promise<void> => {
-  await windowed(count, OUTSTANDING, (i) => producer.publish(topic, payloadFor(topic, i), metaFor(i)), from);
-  await producer.flush();
-};
+let send: (from: number, count: number) => Promise<void>;
+let close: () => Promise<void>;
+if (mode === 'ours') {
+  const producer = new KafkaProducer({ kafka, handleSignals: false, ...PRODUCER_SETTINGS });
+  await producer.connect();
+  send = async (from, count) => {
+    await windowed(
+      count,
+      OUTSTANDING,
+      (i) => producer.publish(topic, payloadFor(topic, i), metaFor(i)),
+      from,
+    );
+    await producer.flush();
+  };
+  close = () => producer.disconnect();
+} else {
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  send = async (from, count) => {
+    for (let sent = 0; sent < count; sent += PRODUCER_SETTINGS.maxBatchSize) {
+      const n = Math.min(PRODUCER_SETTINGS.maxBatchSize, count - sent);
+      const messages = Array.from({ length: n }, (_, j) => rawMessage(from + sent + j));
+      await producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 });
+    }
+  };
+  close = () => producer.disconnect();
+}
 
-const warmup = Number(warmupArg);
+const chunk = Number(chunkArg);
+const maxWarmup = Number(maxWarmupArg);
 const events = Number(eventsArg);
-await publishMany(0, warmup);
+/** RSS after GC at the end of each warm-up chunk: the curve the plateau is read from. */
+const warmupRss: number[] = [];
+let warmup = 0;
+let plateau = false;
+/** Consecutive chunks over which RSS grew less than PLATEAU_PCT: two in a row count as the plateau. */
+let flat = 0;
+let last = reading().rssMiB;
+while (warmup < maxWarmup) {
+  await send(warmup, chunk);
+  warmup += chunk;
+  const now = reading().rssMiB;
+  warmupRss.push(Math.round(now * 10) / 10);
+  flat = ((now - last) / last) * 100 < PLATEAU_PCT ? flat + 1 : 0;
+  last = Math.max(last, now);
+  if (flat >= 2) {
+    plateau = true;
+    break;
+  }
+}
 const before = reading();
-let peakRssMiB = before.rssMiB;
 /** RSS every second (no GC forced), to tell a plateau from steady growth. */
 const rssTimeline: { s: number; rssMiB: number }[] = [];
-const sampler = setInterval(() => {
-  const rssMiB = process.memoryUsage().rss / 2 ** 20;
-  peakRssMiB = Math.max(peakRssMiB, rssMiB);
-  rssTimeline.push({ s: Math.round((performance.now() - start) / 100) / 10, rssMiB: Math.round(rssMiB) });
-}, 1000);
 const start = performance.now();
-await publishMany(warmup, events);
+const sampler = setInterval(() => {
+  rssTimeline.push({
+    s: Math.round((performance.now() - start) / 100) / 10,
+    rssMiB: Math.round(mib(process.memoryUsage().rss)),
+  });
+}, 1000);
+await send(warmup, events);
 const ms = performance.now() - start;
 clearInterval(sampler);
 const after = reading();
-await producer.disconnect();
-console.log(JSON.stringify({ events, warmup, ms, before, after, peakRssMiB, rssTimeline }));
+await close();
+const peakRssMiB = resourceUsage().maxRSS / 1024;
+console.log(
+  JSON.stringify({ mode, events, warmup, plateau, warmupRss, ms, before, after, peakRssMiB, rssTimeline }),
+);

@@ -10,20 +10,44 @@ export interface MemoryReading {
   arrayBuffersMiB: number;
 }
 
-/** Row 5: producer RSS and heap before and after `events` published events, in a fresh child process. */
-export interface MemoryResult {
+/** One sender's run in its own child process (memory-child.ts). */
+export interface MemoryRun {
+  mode: 'ours' | 'raw';
   events: number;
+  /** Events sent before "before": until RSS after GC stopped growing (plateau) or the cap was reached. */
   warmup: number;
+  plateau: boolean;
+  /** RSS after GC at the end of each warm-up chunk, MiB. */
+  warmupRss: number[];
   ms: number;
   before: MemoryReading;
   after: MemoryReading;
+  /** The process's RSS high-water mark (getrusage maxrss), warm-up included. */
   peakRssMiB: number;
   rssTimeline: { s: number; rssMiB: number }[];
   rssGrowthPct: number;
   heapGrowthPct: number;
 }
 
-export const benchMemory = (brokers: string[], events: number, warmup: number): Promise<MemoryResult> =>
+/**
+ * Row 5: our producer and raw kafkajs each send the same events in a fresh child process of the same run:
+ * RSS growth after the allocator plateau (ours), and peak RSS against raw kafkajs.
+ */
+export interface MemoryResult {
+  ours: MemoryRun;
+  raw: MemoryRun;
+  /** ours.peakRssMiB / raw.peakRssMiB. */
+  peakRatio: number;
+}
+
+export interface MemorySizes {
+  events: number;
+  /** Warm-up chunk: RSS is read after each one until it grows < 1 % over each of two in a row. */
+  chunk: number;
+  maxWarmup: number;
+}
+
+const runChild = (mode: 'ours' | 'raw', brokers: string[], sizes: MemorySizes): Promise<MemoryRun> =>
   new Promise((resolve, reject) => {
     const child = spawn(
       NODE_BIN,
@@ -32,9 +56,11 @@ export const benchMemory = (brokers: string[], events: number, warmup: number): 
         '--import',
         'tsx',
         join(REPO_ROOT, 'test/bench/memory-child.ts'),
+        mode,
         brokers.join(','),
-        String(events),
-        String(warmup),
+        String(sizes.events),
+        String(sizes.chunk),
+        String(sizes.maxWarmup),
       ],
       { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -52,14 +78,16 @@ export const benchMemory = (brokers: string[], events: number, warmup: number): 
         .trim()
         .split('\n')
         .reverse()
-        .find((l) => l.startsWith('{"events"'));
+        .find((l) => l.startsWith('{"mode"'));
       if (code !== 0 || !line) {
         reject(
-          new Error(`memory child failed (exit ${code}):\n${stdout.slice(-1500)}\n${stderr.slice(-1500)}`),
+          new Error(
+            `memory child (${mode}) failed (exit ${code}):\n${stdout.slice(-1500)}\n${stderr.slice(-1500)}`,
+          ),
         );
         return;
       }
-      const r = JSON.parse(line) as Omit<MemoryResult, 'rssGrowthPct' | 'heapGrowthPct'>;
+      const r = JSON.parse(line) as Omit<MemoryRun, 'rssGrowthPct' | 'heapGrowthPct'>;
       resolve({
         ...r,
         rssGrowthPct: ((r.after.rssMiB - r.before.rssMiB) / r.before.rssMiB) * 100,
@@ -67,3 +95,10 @@ export const benchMemory = (brokers: string[], events: number, warmup: number): 
       });
     });
   });
+
+/** Ours first, then raw: one process at a time, so neither shares the machine with the other. */
+export const benchMemory = async (brokers: string[], sizes: MemorySizes): Promise<MemoryResult> => {
+  const ours = await runChild('ours', brokers, sizes);
+  const raw = await runChild('raw', brokers, sizes);
+  return { ours, raw, peakRatio: ours.peakRssMiB / raw.peakRssMiB };
+};

@@ -72,7 +72,7 @@ export const benchOurs = async (kafka: Kafka, events: number): Promise<Throughpu
 };
 
 /** The event a caller of raw kafkajs would build itself: the same fields, no validation. */
-const rawMessage = (i: number): Message => {
+export const rawMessage = (i: number): Message => {
   const payload = payloadFor(topic, i);
   const eventId = randomUUID();
   const timestamp = Date.now();

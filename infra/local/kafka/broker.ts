@@ -46,6 +46,11 @@ export interface StartKafkaOptions {
   dataDir?: string;
   /** Where server.log and the JVM's stdout go. Default `<dataDir>/logs`. */
   logDir?: string;
+  /**
+   * Port the broker advertises to clients (default `port`): a proxy in front of the broker (the bench's
+   * delayed round trips) listens there, so every request after the bootstrap goes through it too.
+   */
+  advertisedPort?: number;
 }
 
 export interface RunningKafka {
@@ -101,14 +106,19 @@ const TOOLS_LOG4J = [
   '',
 ].join('\n');
 
-function serverProperties(port: number, controllerPort: number, dataDir: string): string {
+function serverProperties(
+  port: number,
+  controllerPort: number,
+  dataDir: string,
+  advertisedPort = port,
+): string {
   return [
     '# Written by infra/local/kafka/broker.ts: a single-node KRaft broker+controller for local runs and tests.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
     `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${advertisedPort}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
@@ -165,7 +175,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<RunningK
   const brokers = [`127.0.0.1:${port}`];
 
   await mkdir(logDir, { recursive: true });
-  await writeFile(propsFile, serverProperties(port, controllerPort, dataDir));
+  await writeFile(propsFile, serverProperties(port, controllerPort, dataDir, opts.advertisedPort));
   await writeFile(log4jFile, brokerLog4j(logDir));
   await writeFile(join(logDir, 'tools-log4j2.properties'), TOOLS_LOG4J);
   await formatStorage(dataDir, propsFile, logDir);
