@@ -2,6 +2,7 @@ import type { GetBootstrapBrokersCommand } from '@aws-sdk/client-kafka';
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import { ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
+import { registerCodecs } from './codecs.ts';
 
 /**
  * Client configuration from the environment:
@@ -179,5 +180,6 @@ export const createKafka = async (
   client?: BootstrapClient,
 ): Promise<Kafka> => {
   const config = readConfig(env);
+  registerCodecs();
   return new Kafka(toKafkaConfig(config, await resolveBrokers(config, client)));
 };

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { describeError } from '../../../shared/errors.ts';
+import { registerCodecs } from '../../../shared/kafka/codecs.ts';
 import { createKafka } from '../../../shared/kafka/config.ts';
 import { fromKafkaMessage, type RawRecord } from '../../../shared/kafka/record.ts';
 import { type MskEvent, toMskEvent } from '../../../shared/lambda/msk-event.ts';
@@ -103,6 +104,7 @@ const withTimeout = async <T>(work: Promise<T>, ms: number): Promise<T> => {
 export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
   const { source, observer } = options;
   const handler = options.handler ?? (await loadHandler(source.entry));
+  registerCodecs(); // also for a client passed in: kafkajs reads only gzip by itself
   const kafka = options.kafka ?? (await createKafka());
   const bootstrapServers =
     options.bootstrapServers ?? (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean).join(',');
