@@ -6,6 +6,7 @@ import { consumerByName } from '../../infra/consumers.ts';
 import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
 import { TABLES } from '../../infra/resources.ts';
 import { recordRetryEnv } from '../../shared/lambda/settings.ts';
+import { benchCompression, compressionTable } from './compression.ts';
 import { auditHandler, benchConsumerUtility, benchEsm, noopHandler, prefill } from './consumer.ts';
 import { BENCH_DIR, machineInfo, startBenchBroker, startBenchDynamo } from './env.ts';
 import { BENCH_TOPICS, encodedFor } from './events.ts';
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
     render: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -46,6 +48,7 @@ const SIZES = quick
       kafkaE2eMessages: 200,
       coldInitRuns: 3,
       memory: { events: 20_000, warmup: 2_000 },
+      compressionEvents: 5_000,
     }
   : {
       rounds: 5,
@@ -58,9 +61,33 @@ const SIZES = quick
       kafkaE2eMessages: 2_000,
       coldInitRuns: 15,
       memory: { events: 1_000_000, warmup: 10_000 },
+      compressionEvents: 20_000,
     };
 
 const step = (what: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}`);
+
+// --only compression: row 6 by itself, printed (and written to .local/bench/compression.json), docs untouched.
+if (args.only !== undefined) {
+  if (args.only !== 'compression') throw new Error(`--only knows "compression", not "${args.only}"`);
+  const broker = await startBenchBroker();
+  try {
+    step(`row 6: compression (${SIZES.compressionEvents} events × ${SIZES.rounds} rounds per codec)`);
+    const rows = await benchCompression(
+      broker.kafka,
+      broker.brokers,
+      SIZES.compressionEvents,
+      SIZES.rounds,
+      step,
+    );
+    const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value);
+    await mkdir(BENCH_DIR, { recursive: true });
+    await writeFile(join(BENCH_DIR, 'compression.json'), `${JSON.stringify(rows, null, 2)}\n`);
+    console.log(`\n${compressionTable(rows, valueBytes)}\n`);
+  } finally {
+    await broker.stop();
+  }
+  process.exit(0);
+}
 
 const started = new Date();
 const t0 = performance.now();
@@ -99,6 +126,9 @@ const measure = async (): Promise<BenchResults> => {
         `  round ${round + 1}: ours ${Math.round(producer.ours.at(-1)?.perSecond ?? 0)}/s, raw ${Math.round(producer.raw.at(-1)?.perSecond ?? 0)}/s, seed ${Math.round(producer.seedStyle.at(-1)?.perSecond ?? 0)}/s, java ${Math.round(java.perSecond)}/s`,
       );
     }
+
+    step('row 6: producer compression');
+    const compression = await benchCompression(kafka, brokers, SIZES.compressionEvents, SIZES.rounds, step);
 
     step('row 5: producer memory (child process)');
     const memory = await benchMemory(brokers, SIZES.memory.events, SIZES.memory.warmup);
@@ -153,6 +183,7 @@ const measure = async (): Promise<BenchResults> => {
         latency: { ours, kafka: kafkaE2e },
         lambda,
         memory,
+        compression,
       };
     } finally {
       await dynamo.stop();
@@ -203,6 +234,16 @@ const md = [
   '',
   '![Benchmarks](benchmarks.png)',
   '',
+  ...(results.compression
+    ? [
+        '## Compression (row 6)',
+        '',
+        compressionTable(results.compression, results.settings.valueBytes),
+        '',
+        'Only this row: `npm run bench -- --only compression` (prints the table; `-- --quick` for small counts).',
+        '',
+      ]
+    : []),
   '## Goals missed',
   '',
   missed.length === 0

@@ -1,3 +1,4 @@
+import type { CompressionResult } from './compression.ts';
 import type { ReadThroughput } from './consumer.ts';
 import type { MachineInfo } from './env.ts';
 import type { JavaProducerResult, KafkaE2eResult } from './kafka-tools.ts';
@@ -30,6 +31,8 @@ export interface BenchResults {
   latency: { ours: LatencyResult; kafka: KafkaE2eResult };
   lambda: LambdaResult;
   memory: MemoryResult;
+  /** Row 6 (absent in runs before it existed). */
+  compression?: CompressionResult[];
 }
 
 export interface Goal {
