@@ -61,7 +61,7 @@ const SIZES = quick
       kafkaE2eMessages: 2_000,
       coldInitRuns: 15,
       memory: { events: 1_000_000, warmup: 10_000 },
-      compressionEvents: 20_000,
+      compressionEvents: 10_000,
     };
 
 const step = (what: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}`);
