@@ -1,5 +1,5 @@
 import { CATALOG, isCatalogTopic, type Topic } from '../../shared/events/catalog.ts';
-import { type BusEvent, withoutPhi } from '../../shared/events/envelope.ts';
+import { type BusEvent, decodedAnomalies, isSeedShaped, withoutPhi } from '../../shared/events/envelope.ts';
 import type { RawRecord } from '../../shared/kafka/record.ts';
 import { deterministicUuid, sha256 } from '../../shared/lambda/ids.ts';
 
@@ -16,6 +16,10 @@ import { deterministicUuid, sha256 } from '../../shared/lambda/ids.ts';
  * - `chainKey` (topic-partition), `chainSeq`/`chainPosition`, `prevHash` and `hash` make the trail tamper-
  *   evident: each entry hashes its canonical form together with the hash of the previous entry of the same
  *   partition (chain.ts). The chain fields are set by the store when the entry is written.
+ *
+ * A seed-shaped event (published without the envelope; shared/events/envelope.ts decodeEvent) names no actor:
+ * the entry has no `performedBy` (so it is in no actor's trail), `performedByType` 'unknown', `actorGiven`
+ * false, `seedShaped` true, the producing `service`, and `decodeAnomalies` naming what else was tolerated.
  */
 export interface AuditEntry {
   pk: string;
@@ -24,8 +28,15 @@ export interface AuditEntry {
   eventId: string;
   action: string;
   actionCategory: string;
-  performedBy: string;
+  /** Absent when the producer named no actor (a seed-shaped event): nobody is invented. */
+  performedBy?: string;
   performedByType: string;
+  /** Present (false) only when the event named no actor. */
+  actorGiven?: false;
+  /** Present (true) only for an event consumed in the seed's shape, without the envelope. */
+  seedShaped?: true;
+  /** What the decoder tolerated on this record (e.g. `seed-shaped`, `event-type-short-form`); names only. */
+  decodeAnomalies?: string[];
   resourceType: string;
   resourceId: string;
   resourceKey: string;
@@ -64,19 +75,25 @@ export const toAuditEntry = (event: BusEvent, record: RawRecord, now = new Date(
   const resourceId = String(definition ? fields[definition.resource.idField] : event.eventId);
   const patientField = definition && 'patientField' in definition ? definition.patientField : undefined;
   const patientId = patientField ? (fields[patientField] as string | undefined) : undefined;
+  const anomalies = decodedAnomalies(event);
+  const actor = event.actor;
   return {
     ...auditKey(event.eventId),
     auditId: deterministicUuid('audit', event.eventId),
     eventId: event.eventId,
     action: event.eventType,
     actionCategory: event.eventType.split('.')[0] ?? event.eventType,
-    performedBy: event.actor.id,
-    performedByType: event.actor.type,
+    ...(actor ? { performedBy: actor.id, performedByType: actor.type } : { performedByType: 'unknown' }),
+    ...(actor ? {} : { actorGiven: false as const }),
+    ...(isSeedShaped(event) ? { seedShaped: true as const } : {}),
+    ...(anomalies.length > 0 ? { decodeAnomalies: [...anomalies] } : {}),
     resourceType,
     resourceId,
     resourceKey: `${resourceType}#${resourceId}`,
     ...(patientId ? { patientId } : {}),
-    description: `Event: ${event.eventType}`,
+    description: actor
+      ? `Event: ${event.eventType}`
+      : `Event: ${event.eventType} (actor not given; published by service ${event.service})`,
     metadata: withoutPhi(topic, fields),
     payloadSha256: sha256(record.value ?? new Uint8Array()),
     occurredAt: new Date(event.timestamp).toISOString(),

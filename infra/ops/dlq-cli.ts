@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, parseEnv } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Kafka } from 'kafkajs';
+import { ORIGIN_HEADER, originOf } from '../../shared/events/envelope.ts';
 import { createKafka } from '../../shared/kafka/config.ts';
 import { originalRecord } from '../../shared/kafka/dlq.ts';
 import { producer as sharedProducer } from '../../shared/kafka/producer.ts';
@@ -109,7 +110,12 @@ export const replayEntry = async (
     await producer.connect();
     try {
       for (const r of records) {
-        const headers: Record<string, Buffer> = { 'dlq-replay-of': Buffer.from(entry.id) };
+        // The origin header keeps the record's first coordinates (a copy it already carries wins): the eventId
+        // of a seed-shaped record is derived from them, so the replay is the same event, not a new one.
+        const headers: Record<string, Buffer> = {
+          'dlq-replay-of': Buffer.from(entry.id),
+          [ORIGIN_HEADER]: Buffer.from(originOf(r.topic, r.partition, r.offset)),
+        };
         for (const [k, v] of Object.entries(r.headers)) if (v) headers[k] = v;
         await producer.send({
           topic: r.topic,

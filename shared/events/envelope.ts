@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type ZodError, z } from 'zod';
 import { EventValidationError, type FieldIssue, MalformedRecordError, UnknownTopicError } from '../errors.ts';
 import { CATALOG, type EventOf, isCatalogTopic, type PayloadOf, type Topic } from './catalog.ts';
-import { type Actor, actor, id } from './fields.ts';
+import { type Actor, actor, id, isoDateTime } from './fields.ts';
 
 /**
  * The value on the wire is the seed's flat JSON (`eventType`, the payload fields, `timestamp`, `service`)
@@ -36,14 +36,31 @@ export type EventMeta = {
   service?: string;
 };
 
-/** A decoded, validated event: envelope fields and the topic's payload fields, flat as on the wire. */
-export type BusEvent<T extends Topic = Topic> = Envelope & EventOf<T> & { eventType: T };
+/**
+ * A decoded, validated event: envelope fields and the topic's payload fields, flat as on the wire. `actor` is
+ * absent only on a consumed seed-shaped record (see decodeEvent): the producer never says who did it, and no
+ * one is invented. Everything this layer publishes has one.
+ */
+export type BusEvent<T extends Topic = Topic> = Omit<Envelope, 'actor'> & {
+  actor?: Actor;
+} & EventOf<T> & { eventType: T };
 
 export const MAX_EVENT_BYTES = 1_000_000;
 const SPEC_VERSION = '1.0';
 
 const strictSchemas = new Map<Topic, z.ZodObject>();
 const lenientSchemas = new Map<Topic, z.ZodObject>();
+const seedSchemas = new Map<Topic, z.ZodObject>();
+
+/** A seed-shaped value has no actor: the rest of the envelope is derived, so validated as usual. */
+const seedSchema = (topic: Topic): z.ZodObject => {
+  let schema = seedSchemas.get(topic);
+  if (!schema) {
+    schema = CATALOG[topic].schema.extend(envelopeSchema.omit({ actor: true }).shape);
+    seedSchemas.set(topic, schema);
+  }
+  return schema;
+};
 
 /** Publishing is strict (unknown fields are a mistake); consuming tolerates fields added by newer producers. */
 const fullSchema = (topic: Topic, strict: boolean): z.ZodObject => {
@@ -116,13 +133,104 @@ export const headersFor = (event: BusEvent): Record<string, string> => ({
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Where a record was read: what a seed-shaped record's eventId is derived from. */
+export interface RecordOrigin {
+  partition: number;
+  offset: string;
+  headers?: Record<string, Uint8Array | undefined>;
+}
+
+/**
+ * Set by `npm run dlq -- replay` on a record it republishes: `topic/partition/offset` of the record as first
+ * written, so an id derived from the coordinates survives the replay (the copy has a new offset).
+ */
+export const ORIGIN_HEADER = 'esante-origin';
+
+/** The envelope fields a producer must write; a value with none of them is seed-shaped. */
+const PRODUCER_ENVELOPE_FIELDS = ['eventId', 'schemaVersion', 'actor', 'correlationId'] as const;
+
+/** What decodeEvent accepted that this layer never writes: names only, never values. */
+export type DecodeAnomaly = 'seed-shaped' | 'event-type-short-form' | 'origin-header-ignored';
+const decodeAnomalies = new WeakMap<object, DecodeAnomaly[]>();
+
+/** The anomalies decodeEvent noted on this event (empty for an event this layer wrote). */
+export const decodedAnomalies = (event: object): readonly DecodeAnomaly[] => decodeAnomalies.get(event) ?? [];
+
+/** Whether the event was consumed from a seed-shaped record (no envelope: id derived, actor unknown). */
+export const isSeedShaped = (event: object): boolean => decodedAnomalies(event).includes('seed-shaped');
+
+// A fixed namespace for the RFC 9562 name-based ids of seed-shaped records (any constant UUID would do).
+const SEED_EVENT_NAMESPACE = Buffer.from('6f1d3c1e8b2a4c5e9a7d2f4b6c8e0a13', 'hex');
+
+/** RFC 9562 UUID version 5 (SHA-1, name-based) of `name` in the seed-event namespace. */
+export const uuidV5 = (name: string): string => {
+  const bytes = createHash('sha1').update(SEED_EVENT_NAMESPACE).update(name).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+};
+
+/** `topic/partition/offset`: the origin header's value for a record at these coordinates. */
+export const originOf = (topic: string, partition: number, offset: string): string =>
+  `${topic}/${partition}/${offset}`;
+
+const ORIGIN_PATTERN = /^(.+)\/(\d{1,9})\/(\d{1,19})$/;
+
+/**
+ * The record's first coordinates: the origin header when a replay set one for this topic, else where it was
+ * read. A header naming another topic cannot be a replay of this record and is ignored (and noted).
+ */
+const originalCoordinates = (topic: string, origin: RecordOrigin, anomalies: DecodeAnomaly[]): string => {
+  const header = origin.headers?.[ORIGIN_HEADER];
+  if (header !== undefined) {
+    const match = ORIGIN_PATTERN.exec(Buffer.from(header).toString('utf8'));
+    if (match && match[1] === topic)
+      return originOf(topic, Number(match[2]), String(BigInt(match[3] ?? '0')));
+    anomalies.push('origin-header-ignored');
+  }
+  return originOf(topic, origin.partition, origin.offset);
+};
+
+/**
+ * The topic decides the event type. `eventType` must be the topic, or its short form `<entity>.<action>`
+ * (`appointment.confirmed` on `appointment.appointment.confirmed`), which services written to the seed's
+ * examples publish; anything else contradicts the topic.
+ */
+const checkEventType = (topic: Topic, eventType: unknown, anomalies: DecodeAnomaly[]): void => {
+  if (eventType === topic) return;
+  if (typeof eventType === 'string' && eventType === topic.split('.').slice(1).join('.')) {
+    anomalies.push('event-type-short-form');
+    return;
+  }
+  throw new EventValidationError(
+    topic,
+    [{ path: 'eventType', message: `expected "${topic}", got ${describeEventType(eventType)}` }],
+    { code: 'UNKNOWN_EVENT_TYPE' },
+  );
+};
+
+/** Epoch milliseconds from a number (as the layer writes) or an ISO 8601 date-time (what some services send). */
+const seedTimestamp = (value: unknown): unknown =>
+  typeof value === 'string' && isoDateTime.safeParse(value).success ? Date.parse(value) : value;
+
 /**
  * Decodes and validates a record's value. Every failure is permanent (a retry cannot fix bytes):
  * MalformedRecordError for a null value (tombstone), oversized, non-UTF-8 or non-JSON bytes;
  * UnknownTopicError for a topic outside the catalog; EventValidationError (code VALIDATION_FAILED, or
- * UNKNOWN_EVENT_TYPE when `eventType` is not the topic's) for schema violations.
+ * UNKNOWN_EVENT_TYPE when `eventType` contradicts the topic) for schema violations.
+ *
+ * A seed-shaped value — the seed's JSON (`eventType`, the payload fields, `timestamp` as epoch millis or ISO
+ * 8601, `service`) with none of `eventId`, `schemaVersion`, `actor`, `correlationId` — is accepted when the
+ * record's `origin` is known: `eventId` is a UUID v5 of its original coordinates (topic/partition/offset, so a
+ * redelivery is the same event), `correlationId` = eventId, `schemaVersion` = 1, and no actor. The payload is
+ * validated as for any event. The returned event is marked: see decodedAnomalies / isSeedShaped.
  */
-export const decodeEvent = (topic: string, value: Uint8Array | null | undefined): BusEvent => {
+export const decodeEvent = (
+  topic: string,
+  value: Uint8Array | null | undefined,
+  origin?: RecordOrigin,
+): BusEvent => {
   if (!isCatalogTopic(topic)) throw new UnknownTopicError(topic);
   if (value == null) throw new MalformedRecordError(`Record on ${topic} has a null value (tombstone)`);
   if (value.byteLength > MAX_EVENT_BYTES) {
@@ -146,17 +254,29 @@ export const decodeEvent = (topic: string, value: Uint8Array | null | undefined)
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new MalformedRecordError(`Record on ${topic} is not a JSON object`);
   }
-  const eventType = (json as { eventType?: unknown }).eventType;
-  if (eventType !== topic) {
-    throw new EventValidationError(
-      topic,
-      [{ path: 'eventType', message: `expected "${topic}", got ${describeEventType(eventType)}` }],
-      { code: 'UNKNOWN_EVENT_TYPE' },
-    );
+  const fields = json as Record<string, unknown>;
+  const anomalies: DecodeAnomaly[] = [];
+  checkEventType(topic, fields.eventType, anomalies);
+  const seedShaped = origin !== undefined && PRODUCER_ENVELOPE_FIELDS.every((f) => !(f in fields));
+  let parsed: ReturnType<z.ZodObject['safeParse']>;
+  if (seedShaped) {
+    anomalies.unshift('seed-shaped');
+    const eventId = uuidV5(originalCoordinates(topic, origin, anomalies));
+    parsed = seedSchema(topic).safeParse({
+      ...fields,
+      eventType: topic,
+      eventId,
+      schemaVersion: 1,
+      correlationId: eventId,
+      timestamp: seedTimestamp(fields.timestamp),
+    });
+  } else {
+    parsed = fullSchema(topic, false).safeParse({ ...fields, eventType: topic });
   }
-  const parsed = fullSchema(topic, false).safeParse(json);
   if (!parsed.success) throw new EventValidationError(topic, toFieldIssues(parsed.error));
-  return parsed.data as BusEvent;
+  const event = parsed.data as BusEvent;
+  if (anomalies.length > 0) decodeAnomalies.set(event, anomalies);
+  return event;
 };
 
 /** Event types are catalog names, safe to echo; anything else is summarised by its JS type only. */

@@ -3,6 +3,7 @@ import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import kafkajsProtocolErrors from 'kafkajs/src/protocol/error.js';
 import { ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
+import { registerCodecs } from './codecs.ts';
 
 /**
  * Client configuration from the environment:
@@ -205,5 +206,6 @@ export const createKafka = async (
   client?: BootstrapClient,
 ): Promise<Kafka> => {
   const config = readConfig(env);
+  registerCodecs();
   return new Kafka(toKafkaConfig(config, await resolveBrokers(config, client)));
 };

@@ -2,6 +2,7 @@ import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Topic } from '../events/catalog.ts';
 import type { BusEvent } from '../events/envelope.ts';
 import { logger } from '../log.ts';
+import { registerCodecs } from './codecs.ts';
 import { createKafka } from './config.ts';
 import { DeadLetterPublisher } from './dlq.ts';
 import {
@@ -105,6 +106,7 @@ export class KafkaConsumer {
   async connect(): Promise<void> {
     if (this.#kafka) return;
     const source = this.#options.kafka;
+    registerCodecs(); // also for a client passed in: kafkajs reads only gzip by itself
     this.#kafka = typeof source === 'function' ? await source() : (source ?? (await createKafka()));
     this.#admin = this.#kafka.admin();
     this.#dlqProducer = this.#kafka.producer({

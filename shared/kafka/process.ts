@@ -1,6 +1,12 @@
 import { describeError, EventBusError } from '../errors.ts';
 import { CATALOG, isCatalogTopic } from '../events/catalog.ts';
-import { type BusEvent, decodeEvent, headersFor } from '../events/envelope.ts';
+import {
+  type BusEvent,
+  decodedAnomalies,
+  decodeEvent,
+  headersFor,
+  type RecordOrigin,
+} from '../events/envelope.ts';
 import { logger } from '../log.ts';
 import type { DeadLetter, DeadLetterPublisher } from './dlq.ts';
 import { type RawRecord, recordRef } from './record.ts';
@@ -15,7 +21,7 @@ export interface RecordContext {
 export type Handler<E = BusEvent> = (event: E, context: RecordContext) => Promise<void> | void;
 
 export type ProcessOutcome =
-  | { status: 'processed'; eventId: string; attempts: number }
+  | { status: 'processed'; eventId: string; attempts: number; anomalies?: string[] }
   | { status: 'dead-lettered'; eventId?: string; attempts: number; letter: DeadLetter }
   /**
    * The handler still failed for a transient reason (a downstream briefly unreachable, throttling) after the
@@ -29,7 +35,7 @@ export interface ProcessOptions {
   retry: RetryPolicy;
   deadLetters: Pick<DeadLetterPublisher, 'send'>;
   /** Decoder for the record value; the catalog's by default (tests and non-catalog topics may pass their own). */
-  decode?: (topic: string, value: Buffer | null) => BusEvent;
+  decode?: (topic: string, value: Buffer | null, origin: RecordOrigin) => BusEvent;
 }
 
 /**
@@ -44,14 +50,15 @@ export interface ProcessOptions {
 export const processRecord = async (record: RawRecord, options: ProcessOptions): Promise<ProcessOutcome> => {
   let event: BusEvent;
   try {
-    event = (options.decode ?? decodeEvent)(record.topic, record.value);
+    event = (options.decode ?? decodeEvent)(record.topic, record.value, record);
   } catch (error) {
     return deadLetter(record, error, 0, options);
   }
   const anomalies = recordAnomalies(record, event);
   if (anomalies.length > 0) {
     // The value is the contract and it is valid, so the record is processed; but a producer bypassed the
-    // layer (no or wrong key: per-key order is not guaranteed for it; headers that contradict the value).
+    // layer (no or wrong key: per-key order is not guaranteed for it; headers that contradict the value; a
+    // value in the seed's shape, without the envelope, or with the short event type).
     logger.warn('Record metadata does not match its event', {
       ...recordRef(record),
       eventId: event.eventId,
@@ -75,7 +82,14 @@ export const processRecord = async (record: RawRecord, options: ProcessOptions):
         ...describeError(error),
       }),
   );
-  if (outcome.ok) return { status: 'processed', eventId: event.eventId, attempts: outcome.attempts };
+  if (outcome.ok) {
+    return {
+      status: 'processed',
+      eventId: event.eventId,
+      attempts: outcome.attempts,
+      ...(anomalies.length > 0 ? { anomalies } : {}),
+    };
+  }
   if (outcome.error instanceof RetriesExhaustedError) {
     const error = outcome.error.cause;
     logger.warn('Handler failed for a transient reason; leaving the record in place for a later retry', {
@@ -95,7 +109,7 @@ export const processRecord = async (record: RawRecord, options: ProcessOptions):
  * came from elsewhere.
  */
 export const recordAnomalies = (record: RawRecord, event: BusEvent): string[] => {
-  const anomalies: string[] = [];
+  const anomalies: string[] = [...decodedAnomalies(event)];
   if (isCatalogTopic(record.topic)) {
     const expectedKey = String((event as Record<string, unknown>)[CATALOG[record.topic].key]);
     if (record.key === null) anomalies.push('key-missing');

@@ -1,4 +1,5 @@
 import {
+  type CompressionTypes,
   type Kafka,
   type Message,
   Partitioners,
@@ -10,6 +11,7 @@ import { EventBusError, EventValidationError, UnknownTopicError } from '../error
 import { isCatalogTopic, type PayloadOf, type Topic } from '../events/catalog.ts';
 import { type EncodedEvent, type EventMeta, encodeEvent, envelopeSchema } from '../events/envelope.ts';
 import { logger } from '../log.ts';
+import { type CompressionName, compressionFromEnv, compressionType, registerCodecs } from './codecs.ts';
 import { createKafka } from './config.ts';
 
 export interface ProducerOptions {
@@ -27,6 +29,11 @@ export interface ProducerOptions {
   handleSignals?: boolean;
   /** A client to use instead of one built from the environment. */
   kafka?: Kafka | (() => Promise<Kafka>);
+  /**
+   * Record-batch compression. Default: KAFKA_COMPRESSION from the environment, else the measured default
+   * (codecs.ts DEFAULT_COMPRESSION, docs/benchmarks.md). Every consumer of the bus reads all of them.
+   */
+  compression?: CompressionName;
 }
 
 export interface PublishResult {
@@ -55,9 +62,10 @@ const META_FIELDS = Object.keys(envelopeSchema.shape);
  * per-key order under kafkajs retries. Payload values are never logged.
  */
 export class KafkaProducer {
-  readonly #options: Required<Omit<ProducerOptions, 'kafka' | 'handleSignals'>> &
-    Pick<ProducerOptions, 'kafka'>;
+  readonly #options: Required<Omit<ProducerOptions, 'kafka' | 'handleSignals' | 'compression'>> &
+    Pick<ProducerOptions, 'kafka' | 'compression'>;
   #handleSignals: boolean;
+  #compression: CompressionTypes | undefined;
   #producer: Producer | undefined;
   #connecting: Promise<Producer> | undefined;
   #queue: Pending[] = [];
@@ -95,6 +103,9 @@ export class KafkaProducer {
     this.#connecting ??= (async () => {
       const source = this.#options.kafka;
       const kafka = typeof source === 'function' ? await source() : (source ?? (await createKafka()));
+      registerCodecs();
+      const compression = this.#options.compression ?? compressionFromEnv();
+      this.#compression = compressionType(compression);
       const producer = kafka.producer({
         allowAutoTopicCreation: false,
         createPartitioner: Partitioners.DefaultPartitioner,
@@ -104,7 +115,7 @@ export class KafkaProducer {
       await producer.connect();
       this.#producer = producer;
       this.#installSignalHandlers();
-      logger.info('Kafka producer connected', { idempotent: this.#options.idempotent });
+      logger.info('Kafka producer connected', { idempotent: this.#options.idempotent, compression });
       return producer;
     })().finally(() => {
       this.#connecting = undefined;
@@ -231,7 +242,11 @@ export class KafkaProducer {
           byTopic.set(p.topic, list);
         }
         const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-        const metadata = await producer.sendBatch({ topicMessages, acks: -1 });
+        const metadata = await producer.sendBatch({
+          topicMessages,
+          acks: -1,
+          compression: this.#compression,
+        });
         // One metadata array per topic, shared by that topic's publishers (not a filter per event).
         const perTopic = new Map<string, RecordMetadata[]>();
         for (const m of metadata) perTopic.set(m.topicName, [...(perTopic.get(m.topicName) ?? []), m]);

@@ -58,7 +58,13 @@ export const batchOptionsFor = (options: ConsumerOptions, metrics?: Metrics): Ba
   retry: options.retry ?? readRecordRetry(),
   deadLetters: options.deadLetters ?? deadLetters(options.name),
   ...(options.reserveMs === undefined ? {} : { reserveMs: options.reserveMs }),
-  onOutcome: (_record, outcome) => metrics?.addMetric(OUTCOME_METRIC[outcome.status], MetricUnit.Count, 1),
+  onOutcome: (_record, outcome) => {
+    metrics?.addMetric(OUTCOME_METRIC[outcome.status], MetricUnit.Count, 1);
+    // Which consumers still receive the seed's shape (no envelope): the audit entries name the services.
+    if (outcome.status === 'processed' && outcome.anomalies?.includes('seed-shaped')) {
+      metrics?.addMetric('SeedShapedRecords', MetricUnit.Count, 1);
+    }
+  },
 });
 
 /**

@@ -10,6 +10,7 @@ import { freePort } from '../../infra/local/kafka/free-port.ts';
 import { killOnExit, LOCAL_DIR, REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
 import { TABLES } from '../../infra/resources.ts';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
+import { registerCodecs } from '../../shared/kafka/codecs.ts';
 import { CLIENT_DEFAULTS } from '../../shared/kafka/config.ts';
 import { awsClientConfig } from '../../shared/lambda/clients.ts';
 import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
@@ -32,8 +33,9 @@ export interface BenchBroker {
 }
 
 /** A kafkajs client with the project's client settings (shared/kafka/config.ts), quiet. */
-export const benchKafka = (brokers: string[], clientId = 'bench'): Kafka =>
-  new Kafka({
+export const benchKafka = (brokers: string[], clientId = 'bench'): Kafka => {
+  registerCodecs();
+  return new Kafka({
     clientId,
     brokers,
     logLevel: logLevel.NOTHING,
@@ -41,6 +43,7 @@ export const benchKafka = (brokers: string[], clientId = 'bench'): Kafka =>
     connectionTimeout: CLIENT_DEFAULTS.connectionTimeout,
     requestTimeout: CLIENT_DEFAULTS.requestTimeout,
   });
+};
 
 /**
  * The bench's own broker: a free port, a fresh data dir under .local/bench, every catalog topic. With

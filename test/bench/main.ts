@@ -7,6 +7,7 @@ import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
 import { TABLES } from '../../infra/resources.ts';
 import { recordRetryEnv } from '../../shared/lambda/settings.ts';
 import { analysisText } from './analysis.ts';
+import { benchCompression, compressionTable } from './compression.ts';
 import {
   auditHandler,
   benchConsumerUtility,
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
     render: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -59,6 +61,7 @@ const SIZES = quick
       coldInitRuns: 3,
       memory: { events: 20_000, chunk: 2_000, maxWarmup: 10_000 },
       rtt: { delayMs: 1, rounds: 1, producerEvents: 3_000, seedEvents: 100, javaRecords: 5_000 },
+      compressionEvents: 5_000,
     }
   : {
       rounds: 5,
@@ -75,9 +78,33 @@ const SIZES = quick
       memory: { events: 1_000_000, chunk: 50_000, maxWarmup: 500_000 },
       // The MSK-like rows: every request through a proxy adding 1 ms each way (a 2 ms round trip).
       rtt: { delayMs: 1, rounds: 3, producerEvents: 20_000, seedEvents: 1_000, javaRecords: 100_000 },
+      compressionEvents: 10_000,
     };
 
 const step = (what: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}`);
+
+// --only compression: row 6 by itself, printed (and written to .local/bench/compression.json), docs untouched.
+if (args.only !== undefined) {
+  if (args.only !== 'compression') throw new Error(`--only knows "compression", not "${args.only}"`);
+  const broker = await startBenchBroker();
+  try {
+    step(`row 6: compression (${SIZES.compressionEvents} events × ${SIZES.rounds} rounds per codec)`);
+    const rows = await benchCompression(
+      broker.kafka,
+      broker.brokers,
+      SIZES.compressionEvents,
+      SIZES.rounds,
+      step,
+    );
+    const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value);
+    await mkdir(BENCH_DIR, { recursive: true });
+    await writeFile(join(BENCH_DIR, 'compression.json'), `${JSON.stringify(rows, null, 2)}\n`);
+    console.log(`\n${compressionTable(rows, valueBytes)}\n`);
+  } finally {
+    await broker.stop();
+  }
+  process.exit(0);
+}
 
 const started = new Date();
 const t0 = performance.now();
@@ -144,6 +171,9 @@ const measure = async (): Promise<BenchResults> => {
       step('row 1: producer throughput (interleaved rounds)');
       const producer = await producerRounds(broker, SIZES, 'loopback');
 
+      step('row 6: producer compression');
+      const compression = await benchCompression(kafka, brokers, SIZES.compressionEvents, SIZES.rounds, step);
+
       step('row 5: producer memory, ours then raw kafkajs (child processes)');
       const memory = await benchMemory(brokers, SIZES.memory);
 
@@ -176,7 +206,7 @@ const measure = async (): Promise<BenchResults> => {
       await dynamo.resetAuditTable();
       const ours = await benchLatency(kafka, brokers, handler, SIZES.latency);
       const kafkaE2e = await kafkaEndToEndLatency(kafka, brokers, SIZES.kafkaE2eMessages, latencyValueBytes);
-      loopback = { producer, consumer, latency: { ours, kafka: kafkaE2e }, memory };
+      loopback = { producer, consumer, latency: { ours, kafka: kafkaE2e }, memory, compression };
     } catch (error) {
       failed = true;
       throw error;
@@ -280,6 +310,16 @@ const md = [
   '',
   '![Benchmarks](benchmarks.png)',
   '',
+  ...(results.compression
+    ? [
+        '## Compression (row 6)',
+        '',
+        compressionTable(results.compression, results.settings.valueBytes),
+        '',
+        'Only this row: `npm run bench -- --only compression` (prints the table; `-- --quick` for small counts).',
+        '',
+      ]
+    : []),
   '## Goals missed',
   '',
   missed.length === 0

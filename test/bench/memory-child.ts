@@ -42,7 +42,12 @@ const kafka = benchKafka(brokers.split(','));
 let send: (from: number, count: number) => Promise<void>;
 let close: () => Promise<void>;
 if (mode === 'ours') {
-  const producer = new KafkaProducer({ kafka, handleSignals: false, ...PRODUCER_SETTINGS });
+  const producer = new KafkaProducer({
+    kafka,
+    handleSignals: false,
+    compression: 'none',
+    ...PRODUCER_SETTINGS,
+  });
   await producer.connect();
   send = async (from, count) => {
     await windowed(

@@ -1,3 +1,4 @@
+import type { CompressionResult } from './compression.ts';
 import type { ReadThroughput } from './consumer.ts';
 import type { MachineInfo } from './env.ts';
 import type { JavaConsumerResult, JavaProducerResult, KafkaE2eResult } from './kafka-tools.ts';
@@ -35,6 +36,8 @@ export interface BenchResults {
   rtt: { delayMs: number; producer: ProducerRows; latency: LatencyRows };
   lambda: LambdaResult;
   memory: MemoryResult;
+  /** Row 6 (absent in runs before it existed). */
+  compression?: CompressionResult[];
 }
 
 export interface ProducerRows {

@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
+import { registerCodecs } from '../../shared/kafka/codecs.ts';
 import { CLIENT_DEFAULTS } from '../../shared/kafka/config.ts';
 
 /** A kafkajs client on the run's broker (the global setup's, or KAFKA_BROKERS). */
-export const testKafka = (clientId = 'test'): Kafka =>
-  new Kafka({
+export const testKafka = (clientId = 'test'): Kafka => {
+  registerCodecs();
+  return new Kafka({
     clientId,
     brokers: (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(','),
     logLevel: logLevel.NOTHING,
     retry: { ...CLIENT_DEFAULTS.retry },
   });
+};
 
 /** Unique names so tests sharing the broker never see each other's groups or ids. */
 export const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;

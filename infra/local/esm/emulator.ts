@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs';
 import { describeError } from '../../../shared/errors.ts';
+import { registerCodecs } from '../../../shared/kafka/codecs.ts';
 import { createKafka } from '../../../shared/kafka/config.ts';
 import { fromKafkaMessage, type RawRecord } from '../../../shared/kafka/record.ts';
 import { type RestartBackoff, superviseConsumer } from '../../../shared/kafka/supervise.ts';
@@ -142,6 +143,7 @@ const logRange = ({ partitions: _partitions, ...range }: RangeRef) => range;
 export const startEsm = async (options: EsmOptions): Promise<RunningEsm> => {
   const { source, observer } = options;
   validateEsmSettings(source);
+  registerCodecs(); // also for a client passed in: kafkajs reads only gzip by itself
   const kafka = options.kafka ?? (await createKafka());
   const bootstrapServers =
     options.bootstrapServers ?? (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean).join(',');

@@ -1,9 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { EventValidationError, MalformedRecordError, UnknownTopicError } from '../../../shared/errors.ts';
+import { decodedAnomalies, isSeedShaped, ORIGIN_HEADER, originOf } from '../../../shared/events/envelope.ts';
 import { decodeEvent, encodeEvent, TOPICS, withoutPhi } from '../../../shared/events/index.ts';
 import { PHI_MARKER, sampleMeta, samplePayloads } from '../../fixtures/events.ts';
 
 const confirmed = samplePayloads[TOPICS.APPOINTMENT_CONFIRMED];
+
+/** The value a service written to the seed's producer sends: payload, eventType, timestamp, service. */
+const seedValue = (extra: Record<string, unknown> = {}) => ({
+  eventType: 'appointment.confirmed',
+  ...confirmed,
+  timestamp: 1_700_000_000_000,
+  service: 'rdv-service',
+  ...extra,
+});
+const seedBytes = (extra: Record<string, unknown> = {}) => Buffer.from(JSON.stringify(seedValue(extra)));
 
 describe('encodeEvent', () => {
   it('builds the seed flat JSON plus the envelope fields', () => {
@@ -116,12 +127,33 @@ describe('decodeEvent', () => {
     }
   });
 
-  it('rejects an event type that is not the topic', () => {
-    const other = Buffer.from(
+  it('rejects an event type that contradicts the topic, in full or short form', () => {
+    for (const eventType of ['appointment.cancelled', 'appointment.appointment.cancelled', 42]) {
+      const other = Buffer.from(JSON.stringify({ ...JSON.parse(encoded.value), eventType }));
+      expect(() => decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, other)).toThrow(
+        expect.objectContaining({ code: 'UNKNOWN_EVENT_TYPE' }),
+      );
+    }
+  });
+
+  it('accepts the short event type (<entity>.<action>): the topic decides, and the event says so', () => {
+    const short = Buffer.from(
       JSON.stringify({ ...JSON.parse(encoded.value), eventType: 'appointment.confirmed' }),
     );
+
+    const event = decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, short);
+
+    expect(event.eventType).toBe(TOPICS.APPOINTMENT_CONFIRMED);
+    expect(decodedAnomalies(event)).toEqual(['event-type-short-form']);
+  });
+
+  it('rejects an envelope-less value when the record coordinates are not known', () => {
+    const other = Buffer.from(JSON.stringify(seedValue()));
     expect(() => decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, other)).toThrow(
-      expect.objectContaining({ code: 'UNKNOWN_EVENT_TYPE' }),
+      expect.objectContaining({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(/eventId.*actor/),
+      }),
     );
   });
 
@@ -130,6 +162,78 @@ describe('decodeEvent', () => {
     const bytes = Buffer.from(JSON.stringify({ ...rest, doctorId: 42 }));
     expect(() => decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, bytes)).toThrow(
       /patientId.*doctorId|doctorId.*patientId/,
+    );
+  });
+});
+
+describe('decodeEvent on a seed-shaped value (no envelope)', () => {
+  const at = { partition: 1, offset: '42' };
+
+  it('derives eventId from the coordinates, correlationId = eventId, schemaVersion 1, and no actor', () => {
+    const event = decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, seedBytes(), at);
+
+    expect(event).toMatchObject({ ...confirmed, eventType: TOPICS.APPOINTMENT_CONFIRMED, schemaVersion: 1 });
+    expect(event.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(event.correlationId).toBe(event.eventId);
+    expect(event.actor).toBeUndefined();
+    expect(event.service).toBe('rdv-service');
+    expect(isSeedShaped(event)).toBe(true);
+    expect(decodedAnomalies(event)).toEqual(['seed-shaped', 'event-type-short-form']);
+  });
+
+  it('gives the same record the same eventId, and another offset or partition another one', () => {
+    const id = (partition: number, offset: string) =>
+      decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, seedBytes(), { partition, offset }).eventId;
+
+    expect(id(1, '42')).toBe(id(1, '42'));
+    expect(new Set([id(1, '42'), id(1, '43'), id(2, '42')]).size).toBe(3);
+  });
+
+  it('takes the original coordinates from the origin header a DLQ replay sets', () => {
+    const first = decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, seedBytes(), at);
+    const headers = { [ORIGIN_HEADER]: Buffer.from(originOf(TOPICS.APPOINTMENT_CONFIRMED, 1, '42')) };
+
+    const replayed = decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, seedBytes(), {
+      partition: 0,
+      offset: '977',
+      headers,
+    });
+
+    expect(replayed.eventId).toBe(first.eventId);
+  });
+
+  it('ignores, and notes, an origin header naming another topic', () => {
+    const headers = { [ORIGIN_HEADER]: Buffer.from(originOf(TOPICS.MESSAGE_SENT, 1, '42')) };
+
+    const event = decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, seedBytes(), { ...at, headers });
+
+    expect(event.eventId).toBe(decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, seedBytes(), at).eventId);
+    expect(decodedAnomalies(event)).toContain('origin-header-ignored');
+  });
+
+  it('reads an ISO 8601 timestamp as epoch milliseconds', () => {
+    const event = decodeEvent(
+      TOPICS.APPOINTMENT_CONFIRMED,
+      seedBytes({ timestamp: '2026-11-30T09:30:00.000Z' }),
+      at,
+    );
+
+    expect(event.timestamp).toBe(Date.parse('2026-11-30T09:30:00.000Z'));
+  });
+
+  it.each([
+    ['a missing business field', { patientId: undefined }, 'patientId'],
+    ['a timestamp that is no date', { timestamp: 'yesterday' }, 'timestamp'],
+    ['no service', { service: undefined }, 'service'],
+  ])('still rejects %s, naming the field', (_name, extra, field) => {
+    expect(() => decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, seedBytes(extra), at)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', message: expect.stringContaining(field) }),
+    );
+  });
+
+  it('is not seed-shaped when some envelope fields are present: those must then all be valid', () => {
+    expect(() => decodeEvent(TOPICS.APPOINTMENT_CONFIRMED, seedBytes({ eventId: 'e-1' }), at)).toThrow(
+      /actor/,
     );
   });
 });

@@ -7,7 +7,7 @@ import { DEFAULT_FROM, EMAIL_FROM_ENV, INBOX_TABLE_ENV } from '../../../function
 import { CONTACTS_TABLE_ENV } from '../../../functions/notification/contacts.ts';
 import { DELIVERIES_TABLE_ENV } from '../../../functions/notification/deliveries.ts';
 import { EMAIL, TABLES } from '../../../infra/resources.ts';
-import { type BusEvent, encodeEvent, TOPICS } from '../../../shared/events/index.ts';
+import { type BusEvent, decodeEvent, encodeEvent, TOPICS } from '../../../shared/events/index.ts';
 import type { RawRecord } from '../../../shared/kafka/record.ts';
 import { sha256 } from '../../../shared/lambda/ids.ts';
 import { PHI_MARKER, sampleMeta, samplePayloads } from '../../fixtures/events.ts';
@@ -48,6 +48,52 @@ describe('audit entry', () => {
       offset: '314',
       chainKey: `${TOPICS.PRESCRIPTION_CREATED}-2`,
     });
+  });
+
+  it('records a seed-shaped event as such: no actor invented, the service named, flagged', () => {
+    const value = JSON.stringify({
+      eventType: 'prescription.created',
+      ...samplePayloads[TOPICS.PRESCRIPTION_CREATED],
+      timestamp: 1_700_000_000_000,
+      service: 'medical-service',
+    });
+    const record = recordOf(value);
+    const event = decodeEvent(record.topic, record.value, record);
+
+    const entry = toAuditEntry(event, record);
+
+    expect(entry).not.toHaveProperty('performedBy');
+    expect(entry).toMatchObject({
+      eventId: event.eventId,
+      correlationId: event.eventId,
+      schemaVersion: 1,
+      performedByType: 'unknown',
+      actorGiven: false,
+      seedShaped: true,
+      decodeAnomalies: ['seed-shaped', 'event-type-short-form'],
+      service: 'medical-service',
+      occurredAt: new Date(1_700_000_000_000).toISOString(),
+      description: expect.stringMatching(/actor not given.*medical-service/),
+      patientId: 'p-1',
+    });
+    expect(JSON.stringify(entry)).not.toContain(PHI_MARKER);
+  });
+
+  it('carries no seed flags for an event the layer wrote', () => {
+    const { event, value } = encodeEvent(
+      TOPICS.PRESCRIPTION_CREATED,
+      samplePayloads[TOPICS.PRESCRIPTION_CREATED],
+      sampleMeta(),
+    );
+
+    const entry = toAuditEntry(
+      decodeEvent(TOPICS.PRESCRIPTION_CREATED, Buffer.from(value), recordOf(value)),
+      recordOf(value),
+    );
+
+    expect(entry.eventId).toBe(event.eventId);
+    for (const flag of ['actorGiven', 'seedShaped', 'decodeAnomalies'])
+      expect(entry).not.toHaveProperty(flag);
   });
 
   it('leaves PHI fields out of metadata and keeps a hash of the full payload', () => {
