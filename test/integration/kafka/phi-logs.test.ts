@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PermanentError } from '../../../shared/errors.ts';
 import { CATALOG, catalogTopics, TOPICS } from '../../../shared/events/index.ts';
 import { KafkaConsumer, KafkaProducer } from '../../../shared/kafka/index.ts';
 import { PHI_MARKER, sampleMeta, samplePayloads } from '../../fixtures/events.ts';
@@ -42,8 +43,13 @@ describe('logs', () => {
       });
       const seen: string[] = [];
       consumer.registerHandler(/^medical\./, (event) => {
-        seen.push(event.eventId);
-        throw new Error(`handler refuses ${JSON.stringify(event)}`); // a careless handler message
+        seen.push(event.eventType);
+        const message = `handler refuses ${JSON.stringify(event)}`; // a careless handler message
+        // One topic fails for good (dead-lettered at once), the other transiently (retried, its partition
+        // paused and resumed): both paths log, neither may carry a value.
+        throw event.eventType === TOPICS.PRESCRIPTION_CREATED
+          ? new PermanentError(message)
+          : new Error(message);
       });
       await consumer.startConsuming();
       for (const topic of catalogTopics())
@@ -58,11 +64,18 @@ describe('logs', () => {
           sampleMeta(),
         )
         .catch(() => undefined);
-      await eventually(() => seen.length >= 2 * 2 + 2, 'both attempts at the three medical.* events', 30_000);
+      await eventually(
+        () =>
+          seen.filter((t) => t === TOPICS.CONSULTATION_CREATED).length >= 2 * 2 &&
+          seen.includes(TOPICS.PRESCRIPTION_CREATED),
+        'two rounds of attempts at the consultations and the prescription refused',
+        30_000,
+      );
       await consumer.disconnect();
       await producer.disconnect();
     });
     expect(lines.some((l) => l.includes('Record dead-lettered'))).toBe(true);
+    expect(lines.some((l) => l.includes('Partition paused after a transient failure'))).toBe(true);
     const leaks = lines.filter(
       (line) => phiValues.some((value) => line.includes(value)) || line.includes(PHI_MARKER),
     );
