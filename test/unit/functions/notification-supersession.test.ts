@@ -126,6 +126,27 @@ describe('notification supersession', () => {
     ]);
   });
 
+  it('decides again when the e-mail is claimed: a newer event handled meanwhile stops the older e-mail', async () => {
+    const { confirmed, cancelled } = appointment('a-between');
+    const putInboxItem = deps.putInboxItem;
+    let once = true;
+    deps.putInboxItem = async (item) => {
+      await putInboxItem(item);
+      if (once && item.template === 'appointment.confirmed') {
+        once = false;
+        await handle(cancelled);
+      }
+    };
+
+    try {
+      await handle(confirmed);
+    } finally {
+      deps.putInboxItem = putInboxItem;
+    }
+
+    expect(emails).toEqual(['p-1@example.org: Appointment cancelled']);
+  });
+
   it('keys the rule by the catalog resource: one appointment, one referral, per recipient', () => {
     const a = appointment('a-1');
     const referralCreated = at(TOPICS.REFERRAL_CREATED, { referralId: 'r-7' }, 1);
