@@ -28,6 +28,8 @@ export interface InboxItem {
   sourceEventType: string;
   createdAt: string;
   read: boolean;
+  /** Set when a newer event of the same resource was notified first (its e-mail was not sent). */
+  superseded?: true;
 }
 
 /** The in-app inbox: one item per notification id, written once (a repeat is a no-op). */

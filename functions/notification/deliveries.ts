@@ -30,6 +30,8 @@ export interface Delivery {
   claimToken: string;
   claimedAt: number;
   messageId?: string;
+  /** An e-mail not sent because a newer event of the same resource was already notified (recordNewest). */
+  superseded?: boolean;
   /** Epoch seconds: DynamoDB TTL removes rows long after Kafka retention made redelivery impossible. */
   expiresAt: number;
 }
@@ -121,4 +123,61 @@ export const releaseClaim = async (id: string, token: string): Promise<void> => 
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
   }
+};
+
+/**
+ * Supersession of one resource's lifecycle (an appointment requested → confirmed → cancelled; a referral
+ * created → … → completed). Its events are on different topics, and Kafka orders a partition, not topics:
+ * with one event-source mapping per topic, a retried topic can be handled after a later event of the same
+ * resource. For each (resource, recipient) one row here holds the timestamp of the newest event notified;
+ * an event older than that is superseded and its e-mail is not sent (the recipient already knows a later
+ * state). The key is per recipient so a recipient who has heard nothing newer still hears of the event.
+ */
+export const lifecycleKey = (resourceType: string, resourceId: string, recipientId: string): string =>
+  sha256('lifecycle', resourceType, resourceId, recipientId);
+
+/**
+ * Records `occurredAt` (the event's own timestamp, epoch ms) as the newest notified for `key` unless a
+ * newer one is recorded already, in one conditional write. Returns false when the event is superseded.
+ * Idempotent: a redelivered event (same timestamp) is still the newest, so its retry may send.
+ */
+export const recordNewest = async (
+  key: string,
+  occurredAt: number,
+  eventId: string,
+  now = Date.now(),
+): Promise<boolean> => {
+  try {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: { deliveryId: key },
+        UpdateExpression: 'SET newestAt = :at, newestEventId = :e, expiresAt = :x',
+        ConditionExpression: 'attribute_not_exists(newestAt) OR newestAt <= :at',
+        ExpressionAttributeValues: {
+          ':at': occurredAt,
+          ':e': eventId,
+          ':x': Math.floor(now / 1000) + KEEP_SECONDS,
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+};
+
+/** Closes a claimed e-mail delivery that a newer event superseded: nothing was sent, nothing to announce. */
+export const markSuperseded = async (id: string, token: string): Promise<void> => {
+  await dynamo().send(
+    new UpdateCommand({
+      TableName: table(),
+      Key: { deliveryId: id },
+      UpdateExpression: 'SET #s = :published, superseded = :yes',
+      ConditionExpression: 'claimToken = :t',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':published': 'published', ':yes': true, ':t': token },
+    }),
+  );
 };

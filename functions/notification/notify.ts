@@ -1,3 +1,4 @@
+import { CATALOG, isCatalogTopic } from '../../shared/events/catalog.ts';
 import type { BusEvent } from '../../shared/events/envelope.ts';
 import { TOPICS } from '../../shared/events/topics.ts';
 import type { KafkaProducer } from '../../shared/kafka/producer.ts';
@@ -9,8 +10,11 @@ import {
   type Channel,
   claimDelivery,
   deliveryId,
+  lifecycleKey,
   markPublished,
   markSent,
+  markSuperseded,
+  recordNewest,
   releaseClaim,
 } from './deliveries.ts';
 import type { Notice } from './rules.ts';
@@ -44,6 +48,25 @@ export class DeliveryBusyError extends Error {
 }
 
 /**
+ * The supersession row of the notice: the resource the event is about, from the catalog (`resource`), and
+ * the recipient. Events of one appointment (requested, confirmed, rejected, cancelled, completed, referral
+ * booked) share it, as do one referral's; a topic outside the catalog has none.
+ */
+export const supersessionKey = (event: BusEvent, recipientId: string): string | undefined => {
+  const topic = event.eventType;
+  if (!isCatalogTopic(topic)) return undefined;
+  const { type, idField } = CATALOG[topic].resource;
+  const resourceId = (event as unknown as Record<string, unknown>)[idField];
+  return typeof resourceId === 'string' ? lifecycleKey(type, resourceId, recipientId) : undefined;
+};
+
+/** Whether a newer event of the notice's resource was already notified to its recipient (see recordNewest). */
+const isSuperseded = async (event: BusEvent, notice: Notice): Promise<boolean> => {
+  const key = supersessionKey(event, notice.recipientId);
+  return key ? !(await recordNewest(key, event.timestamp, event.eventId)) : false;
+};
+
+/**
  * Delivers one notice on both channels (in-app always; e-mail when the projection knows an address), each
  * exactly once per (event, recipient, channel), and announces each delivery on
  * `notification.notification.sent` with an eventId derived from the delivery, so a re-announcement after
@@ -61,8 +84,12 @@ export const deliverNotice = async (event: BusEvent, notice: Notice, deps: Notif
       template: notice.template,
     });
   }
+  // Decided before the in-app item (which carries the flag), and again when the e-mail is claimed, so a
+  // newer event handled in between still stops the e-mail. Kafka orders a partition, not topics: an
+  // appointment's confirmed event can be handled after its cancelled one, and must not be e-mailed then.
+  const superseded = await isSuperseded(event, notice);
   for (const channel of channels) {
-    await deliverOn(channel, event, notice, message, contact, deps);
+    await deliverOn(channel, event, notice, message, contact, deps, superseded);
   }
 };
 
@@ -73,6 +100,7 @@ const deliverOn = async (
   message: Rendered,
   contact: Contact | undefined,
   deps: NotifyDeps,
+  superseded: boolean,
 ): Promise<void> => {
   const id = deliveryId(event.eventId, notice.recipientId, channel);
   const notificationId = deterministicUuid('notification', id);
@@ -85,6 +113,19 @@ const deliverOn = async (
     const claim = await claimDelivery(id, channel);
     if (claim.state === 'busy') throw new DeliveryBusyError();
     if (claim.state === 'published') return;
+    if (
+      claim.state === 'claimed' &&
+      channel === 'email' &&
+      (superseded || (await isSuperseded(event, notice)))
+    ) {
+      await markSuperseded(id, claim.token);
+      logger.info('E-mail not sent: a newer event of the same resource was already notified', {
+        topic: event.eventType,
+        eventId: event.eventId,
+        template: notice.template,
+      });
+      return;
+    }
     if (claim.state === 'claimed') {
       let messageId: string | undefined;
       try {
@@ -100,6 +141,7 @@ const deliverOn = async (
             sourceEventType: event.eventType,
             createdAt: new Date(event.timestamp).toISOString(),
             read: false,
+            ...(superseded ? { superseded: true as const } : {}),
           });
         } else {
           messageId = await deps.sendEmail(contact?.email as string, message);

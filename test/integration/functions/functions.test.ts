@@ -204,6 +204,85 @@ describe('Lambda functions on real local parts', () => {
     );
   });
 
+  it('notification does not e-mail an appointment event older than one already notified (confirmed after cancelled), and e-mails both in order', async () => {
+    // Prepare: one patient, two appointments, each confirmed then cancelled a second later
+    const patientId = `p-${randomUUID()}`;
+    const email = `${patientId}@example.org`;
+    const registered = await published(TOPICS.USER_REGISTERED, {
+      userId: patientId,
+      email,
+      role: 'patient',
+      language: 'en',
+    });
+    const life = async (timestamp: number) => {
+      const appointment = {
+        ...samplePayloads[TOPICS.APPOINTMENT_CONFIRMED],
+        appointmentId: `a-${randomUUID()}`,
+        patientId,
+      };
+      return {
+        confirmed: await published(TOPICS.APPOINTMENT_CONFIRMED, appointment, sampleMeta({ timestamp })),
+        cancelled: await published(
+          TOPICS.APPOINTMENT_CANCELLED,
+          {
+            appointmentId: appointment.appointmentId,
+            patientId,
+            doctorId: appointment.doctorId,
+            cancelledBy: 'patient',
+          },
+          sampleMeta({ timestamp: timestamp + 1000 }),
+        ),
+      };
+    };
+    const late = await life(Date.now() - 10_000);
+    const inOrder = await life(Date.now() - 5_000);
+    expect(await invoke(notificationHandler, [registered])).toEqual({ batchItemFailures: [] });
+
+    // Act 1: the cancelled event is handled first, then the confirmed one, twice (a redelivery)
+    for (const record of [late.cancelled, late.confirmed, late.confirmed]) {
+      expect(await invoke(notificationHandler, [record])).toEqual({ batchItemFailures: [] });
+    }
+    const afterLate = (await sentEmails(aws.env.SES_ENDPOINT as string, email)).map((e) => e.subject);
+
+    // Act 2: the other appointment's events in publish order
+    for (const record of [inOrder.confirmed, inOrder.cancelled]) {
+      expect(await invoke(notificationHandler, [record])).toEqual({ batchItemFailures: [] });
+    }
+
+    // Assess: no "confirmed" e-mail after "cancelled"; both e-mails when handled in order
+    expect(afterLate).toEqual(['Appointment cancelled']);
+    const emails = await sentEmails(aws.env.SES_ENDPOINT as string, email);
+    expect(emails.map((e) => e.subject)).toEqual([
+      'Appointment cancelled',
+      'Appointment confirmed',
+      'Appointment cancelled',
+    ]);
+    // The late event's in-app item is still written, flagged, and its in-app delivery announced
+    const lateConfirmedId = json(late.confirmed).eventId as string;
+    const inbox = await dynamo().send(
+      new QueryCommand({
+        TableName: aws.env.INBOX_TABLE,
+        KeyConditionExpression: 'recipientId = :r',
+        ExpressionAttributeValues: { ':r': patientId },
+      }),
+    );
+    expect(inbox.Items).toHaveLength(4);
+    const flagged = (inbox.Items ?? []).filter((i) => i.superseded === true).map((i) => i.sourceEventId);
+    expect(flagged).toEqual([lateConfirmedId]);
+    // notification.sent is keyed by recipient: one partition, so reading up to the in-order appointment's
+    // two announcements of its cancelled event has read every announcement of the late one.
+    const watched = new Set([lateConfirmedId, json(inOrder.cancelled).eventId as string]);
+    const announced = await fetchRecords(
+      kafka,
+      TOPICS.NOTIFICATION_SENT,
+      (r) => watched.has(json(r).sourceEventId as string),
+      3,
+    );
+    expect(
+      announced.filter((r) => json(r).sourceEventId === lateConfirmedId).map((r) => json(r).channel),
+    ).toEqual(['in_app']);
+  });
+
   it('consultation-drafts stores one draft and publishes medical.consultation.created once', async () => {
     const appointmentId = `a-${randomUUID()}`;
     const completed = await published(TOPICS.APPOINTMENT_COMPLETED, {
