@@ -12,6 +12,7 @@ import {
   topicConfigStrings,
   topicSpecs,
 } from '../../shared/events/index.ts';
+import { MSK_SERVER_PROPERTIES } from '../broker-config.ts';
 import { mskKafkaVersion } from '../constructs/kafka-access.ts';
 import { VERSIONS } from '../versions.ts';
 import type { StageConfig } from './stage.ts';
@@ -23,13 +24,7 @@ export interface EventBusStackProps extends StackProps {
 }
 
 /** Broker settings every topic relies on: no implicit topics, RF 3, acks=all durable with one broker down. */
-export const SERVER_PROPERTIES = {
-  'auto.create.topics.enable': 'false',
-  'default.replication.factor': '3',
-  'min.insync.replicas': '2',
-  'unclean.leader.election.enable': 'false',
-  'num.partitions': '3',
-} as const;
+export const SERVER_PROPERTIES = MSK_SERVER_PROPERTIES;
 
 export const TOPIC_REPLICATION_FACTOR = REPLICATION_FACTOR;
 
