@@ -1,11 +1,16 @@
 /**
  * `npm run test:faults` — the fault-injection runs against the real local stack, full size:
- *   broker kills, consumer kills, the bad-input corpus, failing downstream (DynamoDB, SES),
+ *   broker kills, consumer kills, the bad-input corpus, failing downstream (DynamoDB, SES) on one broker;
+ *   leader kills, a leader paused, a leader cut off from its peers on a three-node cluster (`replicated`:
+ *   kills,pause,isolation), side by side with Kafka's verifiable clients;
  * with every log line of the runs searched for PHI. Prints each run's figures and writes them to
- * docs/reliability.md. Exit code 0 when every invariant held.
+ * docs/reliability.md (the three-node scenarios to their own section). Exit code 0 when every invariant held.
  *
- *   npm run test:faults [-- --only broker,consumer,corpus,downstream] [--scale 0.1] [--no-write]
+ *   npm run test:faults [-- --only broker,consumer,corpus,downstream,kills,pause,isolation] [--scale 0.1]
+ *     [--no-write]      (`--only replicated` = kills,pause,isolation)
  */
+
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOCAL_DIR, REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
@@ -15,6 +20,8 @@ import { brokerKills } from './broker-kills.ts';
 import { consumerKills } from './consumer-kills.ts';
 import { downstream } from './downstream.ts';
 import { LogTap } from './log-tap.ts';
+import { type ReplicatedFault, replicatedScenario } from './replicated.ts';
+import { replicatedMarkdown, replicatedSection, writeReplicatedSection } from './replicated-report.ts';
 import { passed, printResult, reliabilityMarkdown, type ScenarioResult, writeReliability } from './report.ts';
 import { startFaultStack } from './stack.ts';
 
@@ -25,7 +32,16 @@ const { values } = parseArgs({
     'no-write': { type: 'boolean', default: false },
   },
 });
-const only = new Set((values.only ?? 'broker,consumer,corpus,downstream').split(','));
+const only = new Set(
+  (values.only ?? 'broker,consumer,corpus,downstream,replicated')
+    .replace('replicated', 'kills,pause,isolation')
+    .split(','),
+);
+const REPLICATED: [key: string, fault: ReplicatedFault][] = [
+  ['kills', 'leader-kills'],
+  ['pause', 'leader-pause'],
+  ['isolation', 'isolation'],
+];
 const scale = Number(values.scale);
 const n = (full: number, least = 1) => Math.max(least, Math.round(full * scale));
 const say = (line: string) => console.log(line);
@@ -36,32 +52,50 @@ const main = async (): Promise<number> => {
   tap.tapProcess();
   logger.setLogLevel('DEBUG');
   const results: ScenarioResult[] = [];
-  const stack = await startFaultStack({ ownBroker: true, tap });
+  const singleBroker = ['broker', 'consumer', 'corpus', 'downstream'].some((k) => only.has(k));
+  const stack = singleBroker ? await startFaultStack({ ownBroker: true, tap }) : undefined;
   try {
-    if (only.has('broker')) {
+    if (stack && only.has('broker')) {
       say('Broker kills ...');
       results.push(await brokerKills(stack, { events: n(20_000, 100), kills: 2 }));
       printResult(results.at(-1) as ScenarioResult, say);
     }
-    if (only.has('consumer')) {
+    if (stack && only.has('consumer')) {
       say('Consumer kills ...');
       results.push(await consumerKills(stack, { events: n(4_000, 100), emails: n(400, 10), kills: 2 }));
       printResult(results.at(-1) as ScenarioResult, say);
     }
-    if (only.has('corpus')) {
+    if (stack && only.has('corpus')) {
       say('Bad-input corpus ...');
       results.push(await badInput(stack, { rounds: n(3) }));
       printResult(results.at(-1) as ScenarioResult, say);
     }
-    if (only.has('downstream')) {
+    if (stack && only.has('downstream')) {
       say('Failing downstream ...');
       results.push(await downstream(stack, { eventsPerOutage: n(60, 5), doctors: n(120, 10) }));
       printResult(results.at(-1) as ScenarioResult, say);
     }
   } finally {
-    await stack.stop();
+    await stack?.stop();
+  }
+  const replicated: ScenarioResult[] = [];
+  const replicatedStartedAt = new Date();
+  const chosen = REPLICATED.filter(([key]) => only.has(key));
+  const clusterStack = chosen.length
+    ? await startFaultStack({ ownBroker: true, ownCluster: true, tap })
+    : undefined;
+  try {
+    for (const [key, fault] of chosen) {
+      if (!clusterStack) break;
+      say(`Three-node cluster: ${key} ...`);
+      replicated.push(await replicatedScenario(clusterStack, { fault, events: n(20_000, 200) }));
+      printResult(replicated.at(-1) as ScenarioResult, say);
+    }
+  } finally {
+    await clusterStack?.stop();
     await tap.release();
   }
+  results.push(...replicated);
   const phi = { lines: tap.lines, leaks: tap.leaks };
   say(`\n== No PHI in logs: ${phi.leaks.length === 0 ? 'PASS' : 'FAIL'}`);
   say(
@@ -70,10 +104,26 @@ const main = async (): Promise<number> => {
   for (const leak of phi.leaks.slice(0, 10)) say(`  leak: ${leak.slice(0, 200)}`);
   if (!values['no-write']) {
     const file = join(REPO_ROOT, 'docs', 'reliability.md');
-    await writeReliability(
-      file,
-      reliabilityMarkdown(results, { startedAt, durationMs: Date.now() - startedAt.getTime(), phi }),
-    );
+    const kept = replicatedSection(await readFile(file, 'utf8').catch(() => ''));
+    const singles = results.filter((r) => !replicated.includes(r));
+    if (singles.length) {
+      await writeReliability(
+        file,
+        reliabilityMarkdown(singles, { startedAt, durationMs: Date.now() - startedAt.getTime(), phi }),
+      );
+      if (kept) await writeReplicatedSection(file, kept);
+    }
+    if (replicated.length) {
+      const command = `npm run test:faults -- --only ${chosen.map(([k]) => k).join(',')}${scale === 1 ? '' : ` --scale ${scale}`}`;
+      await writeReplicatedSection(
+        file,
+        replicatedMarkdown(replicated, {
+          startedAt: replicatedStartedAt,
+          durationMs: Date.now() - replicatedStartedAt.getTime(),
+          command,
+        }),
+      );
+    }
     say(`\nFigures written to ${file}`);
   }
   return results.every(passed) && phi.leaks.length === 0 ? 0 : 1;

@@ -8,11 +8,12 @@ import { type Kafka, Kafka as KafkaClient, logLevel } from 'kafkajs';
 import { CONSUMERS } from '../../infra/consumers.ts';
 import { type LocalAws, sentEmails, startLocalAws } from '../../infra/local/aws/index.ts';
 import { type RunningKafka, startKafka } from '../../infra/local/kafka/broker.ts';
+import { type RunningCluster, startCluster } from '../../infra/local/kafka/cluster.ts';
 import { freePort } from '../../infra/local/kafka/free-port.ts';
 import { LOCAL_DIR, REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
 import { type DlqEntry, listKafkaDeadLetters, listSqsDeadLetters } from '../../infra/ops/dlq.ts';
 import { DEAD_LETTER_QUEUE, TABLES } from '../../infra/resources.ts';
-import { catalogTopics, DLQ_TOPIC } from '../../shared/events/index.ts';
+import { catalogTopics, DLQ_TOPIC, topicSpecs } from '../../shared/events/index.ts';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
 import { CLIENT_DEFAULTS } from '../../shared/kafka/config.ts';
 import { awsClientConfig, dynamo, ENDPOINT_ENV, resetClients } from '../../shared/lambda/clients.ts';
@@ -40,6 +41,8 @@ export interface FaultStack {
   brokers: string[];
   /** Present when the stack started its own broker (broker kills need one). */
   broker?: RunningKafka;
+  /** Present when the stack started its own three-node cluster (infra/local/kafka/cluster.ts). */
+  cluster?: RunningCluster;
   /** A client for this process's inspection and publishing (never the child's). */
   kafka: Kafka;
   /** What the child gets: brokers, proxied DynamoDB and SES, the SQS queue. */
@@ -59,6 +62,11 @@ export interface FaultStack {
 
 export interface FaultStackOptions {
   ownBroker: boolean;
+  /**
+   * A three-node cluster with MSK's broker properties instead of the single broker (with `ownBroker`):
+   * topics get the catalog's replication factor (3), as on MSK.
+   */
+  ownCluster?: boolean;
   tap: LogTap;
 }
 
@@ -82,7 +90,15 @@ export const startFaultStack = async (options: FaultStackOptions): Promise<Fault
   });
   try {
     let broker: RunningKafka | undefined;
-    if (options.ownBroker) {
+    let cluster: RunningCluster | undefined;
+    if (options.ownBroker && options.ownCluster) {
+      const started = await startCluster();
+      cluster = started;
+      stops.push(async () => {
+        await started.stop();
+        await rm(started.dataDir, { recursive: true, force: true });
+      });
+    } else if (options.ownBroker) {
       const port = await freePort();
       const dataDir = join(LOCAL_DIR, 'kafka-data', `faults-${port}`);
       await rm(dataDir, { recursive: true, force: true });
@@ -94,10 +110,11 @@ export const startFaultStack = async (options: FaultStackOptions): Promise<Fault
         await rm(dataDir, { recursive: true, force: true });
       });
     }
-    const brokers = broker?.brokers ?? (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+    const brokers =
+      cluster?.brokers ?? broker?.brokers ?? (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
     if (brokers.length === 0) throw new Error('No broker: pass ownBroker or set KAFKA_BROKERS');
     const kafka = inspectionKafka(brokers);
-    await provisionTopics(kafka);
+    await provisionTopics(kafka, cluster ? topicSpecs() : undefined);
     await waitForLeaders(kafka);
 
     const aws: LocalAws = await startLocalAws({ dynamoPort: 0, sesPort: 0, sqsPort: 0, env: {} });
@@ -120,6 +137,7 @@ export const startFaultStack = async (options: FaultStackOptions): Promise<Fault
     return {
       brokers,
       ...(broker ? { broker } : {}),
+      ...(cluster ? { cluster } : {}),
       kafka,
       childEnv: {
         ...aws.env,

@@ -319,3 +319,20 @@ export async function runKafkaTool(
   await writeFile(log4jFile, TOOLS_LOG4J);
   return runJava([mainClass, ...args], log4jFile);
 }
+
+/**
+ * Starts a long-running Kafka tool (e.g. `org.apache.kafka.tools.VerifiableProducer`) on the broker's
+ * classpath with stdout and stderr piped to the caller, who reads its output as it comes.
+ */
+export async function spawnKafkaTool(mainClass: string, args: string[]): Promise<ChildProcess> {
+  await fetchKafka();
+  const log4jFile = join(HOME, 'tools-log4j2.properties');
+  await writeFile(log4jFile, TOOLS_LOG4J);
+  const child = spawn(
+    javaBin(),
+    ['-Xmx256m', `-Dlog4j2.configurationFile=${log4jFile}`, '-cp', join(LIBS, '*'), mainClass, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  killOnExit(child);
+  return child;
+}

@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { passed, type ScenarioResult, seconds } from './report.ts';
+
+/**
+ * docs/reliability.md's section for the three-node scenarios (test/faults/replicated.ts): between two
+ * markers, so a run of these scenarios rewrites only this section and a run of the others keeps it.
+ */
+export const SECTION_START =
+  '<!-- three-node cluster: written by npm run test:faults -- --only replicated -->';
+export const SECTION_END = '<!-- end of three-node cluster section -->';
+
+const cell = (value: string | number) => String(value).replace(/\|/g, '\\|');
+const table = (rows: string[][]): string[] => {
+  const [head, ...body] = rows;
+  if (!head) return [];
+  return [
+    `| ${head.map(cell).join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...body.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ];
+};
+
+export const replicatedMarkdown = (
+  results: ScenarioResult[],
+  run: { startedAt: Date; durationMs: number; command: string },
+): string =>
+  [
+    SECTION_START,
+    "## Faults on a three-node cluster like MSK's, side by side with Kafka's own verifiable clients",
+    '',
+    `Run: ${run.startedAt.toISOString()}, ${seconds(run.durationMs)} in all, on ${cpus().length} CPU(s), Node ${process.version}:`,
+    `\`${run.command}\` (\`--scale 0.1\` for a tenth of the events; the cluster alone is`,
+    '`npm run kafka -- start --brokers 3`, which takes `kill N`, `restart N`, `pause N`, `resume N`, `isolate N`,',
+    '`reconnect N` and `status` on stdin).',
+    '',
+    'The cluster (infra/local/kafka/cluster.ts) is three combined controller+broker KRaft nodes with the broker',
+    'properties the CDK app gives MSK, read from infra/broker-config.ts: replication factor 3,',
+    '`min.insync.replicas` 2, unclean leader election off. Every link between two nodes (replication and',
+    'controller traffic, each direction) goes through a loopback proxy, which is how a node is cut off from its',
+    'peers while clients still reach it. Each fault hits the node leading the most partitions being written.',
+    'In each run our producer (`publish()`, acks=all, idempotent) feeds the ESM emulator and the audit function,',
+    "and Kafka's `VerifiableProducer` (acks=all, idempotent) feeds `VerifiableConsumer`, at the same pace,",
+    'through the same faults. "Lost" is an acknowledged write never consumed (for ours: no audit entry);',
+    '"duplicated" is an audit entry written twice (ours) or a value read at two offsets (Kafka\'s).',
+    'These scenarios run only in `npm run test:faults`: three JVMs take longer than a minute to start on a',
+    'small machine, beyond what `npm test` allows a scenario.',
+    '',
+    ...table([
+      ['Scenario', 'Result', 'Checks'],
+      ...results.map((r) => [
+        r.name,
+        passed(r) ? 'pass' : '**FAIL**',
+        `${r.checks.filter((c) => c.ok).length}/${r.checks.length}`,
+      ]),
+    ]),
+    '',
+    ...results.flatMap((r) => [
+      `### ${r.name}`,
+      '',
+      ...table(r.table ?? []),
+      '',
+      ...table([['Figure', 'Value'], ...r.figures.map(([l, v]) => [l, String(v)])]),
+      '',
+      ...r.checks.map((c) => `- [${c.ok ? 'x' : ' '}] ${c.what}${c.detail ? ` (${c.detail})` : ''}`),
+      ...(r.notes.length ? ['', ...r.notes.map((n) => `- ${n}`)] : []),
+      '',
+    ]),
+    SECTION_END,
+  ].join('\n');
+
+/** The marked section of `text`, or '' when it has none. */
+export const replicatedSection = (text: string): string => {
+  const start = text.indexOf(SECTION_START);
+  const end = text.indexOf(SECTION_END);
+  return start >= 0 && end > start ? text.slice(start, end + SECTION_END.length) : '';
+};
+
+/** Replaces the marked section of `file` with `section` (appends it when there is none), leaving the rest. */
+export const writeReplicatedSection = async (file: string, section: string): Promise<void> => {
+  const text = existsSync(file) ? await readFile(file, 'utf8') : '';
+  const old = replicatedSection(text);
+  const next = old ? text.replace(old, section) : `${text.trimEnd()}\n\n${section}\n`;
+  await writeFile(file, next);
+};
