@@ -131,10 +131,11 @@ export const replicatedScenario = async (
   const { topics: ourMeta } = await admin.fetchTopicMetadata({ topics: ourTopics });
   const partitions = ourMeta.reduce((n, t) => n + t.partitions.length, 0);
   await admin.createTopics({
-    waitForLeaders: true,
+    waitForLeaders: false,
     topics: [{ topic: theirTopic, numPartitions: partitions, replicationFactor: 3 }],
   });
   await admin.disconnect();
+  await waitFullIsr(stack.kafka, [theirTopic], 60_000);
   const allTopics = [...ourTopics, theirTopic];
 
   const child = new EsmChild(stack, stack.groupSuffix);

@@ -114,7 +114,8 @@ export const startFaultStack = async (options: FaultStackOptions): Promise<Fault
       cluster?.brokers ?? broker?.brokers ?? (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
     if (brokers.length === 0) throw new Error('No broker: pass ownBroker or set KAFKA_BROKERS');
     const kafka = inspectionKafka(brokers);
-    await provisionTopics(kafka, cluster ? topicSpecs() : undefined);
+    if (cluster) await provisionOnCluster(kafka);
+    else await provisionTopics(kafka);
     await waitForLeaders(kafka);
 
     const aws: LocalAws = await startLocalAws({ dynamoPort: 0, sesPort: 0, sqsPort: 0, env: {} });
@@ -157,6 +158,23 @@ export const startFaultStack = async (options: FaultStackOptions): Promise<Fault
   } catch (error) {
     await stop();
     throw error;
+  }
+};
+
+/**
+ * The catalog's topics with their replication factor (3), as on MSK. Right after creating them, a node that
+ * has not applied the new metadata yet answers UNKNOWN_TOPIC_OR_PARTITION to kafkajs's wait for leaders;
+ * provisioning is idempotent, so it is simply asked again.
+ */
+const provisionOnCluster = async (kafka: Kafka): Promise<void> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await provisionTopics(kafka, topicSpecs());
+      return;
+    } catch (error) {
+      if (attempt >= 10 || (error as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+      await sleep(1_000);
+    }
   }
 };
 
