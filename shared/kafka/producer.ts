@@ -250,8 +250,23 @@ export class KafkaProducer {
           errorClass: (cause as Error)?.name,
         });
         for (const p of batch) p.reject(error);
+        if (this.#options.idempotent && sequenceBroken(cause)) this.#resetAfterSequenceError();
       }
     }
+  }
+
+  /**
+   * After a leader change, a batch the idempotent producer gave up on leaves kafkajs's sequence numbers ahead
+   * of the broker's, and every later send to that partition fails OUT_OF_ORDER_SEQUENCE_NUMBER (seen in the
+   * three-node fault runs, test/faults/replicated.ts). The Java client bumps its epoch then; here the next
+   * publish gets a fresh kafkajs producer (a new producer id). Nothing acknowledged is affected; a caller
+   * retrying a rejected publish may write it twice, which consumers absorb by eventId.
+   */
+  #resetAfterSequenceError(): void {
+    const stale = this.#producer;
+    this.#producer = undefined;
+    logger.warn('Kafka producer reset after a sequence error', { idempotent: true });
+    void stale?.disconnect().catch(() => undefined);
   }
 
   #installSignalHandlers(): void {
@@ -271,6 +286,15 @@ export class KafkaProducer {
     }
   }
 }
+
+/** True when `error` (or an error it wraps) is the broker refusing the idempotent producer's sequence. */
+const sequenceBroken = (error: unknown): boolean => {
+  for (let e = error as { type?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.type === 'OUT_OF_ORDER_SEQUENCE_NUMBER' || e.type === 'UNKNOWN_PRODUCER_ID') return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+};
 
 const pick = (source: Record<string, unknown>, keys: string[]) =>
   Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));

@@ -41,6 +41,8 @@ export interface ReplicatedOptions {
   faultMs?: number;
   window?: number;
   catchUpTimeoutMs?: number;
+  /** Progress lines for people (the runner prints them). */
+  progress?: (line: string) => void;
 }
 
 const NAMES: Record<ReplicatedFault, string> = {
@@ -116,9 +118,12 @@ export const replicatedScenario = async (
 ): Promise<ScenarioResult> => {
   const cluster = stack.cluster;
   if (!cluster) throw new Error('the replicated scenarios need a stack with its own cluster (ownCluster)');
+  const step = options.progress ?? (() => undefined);
   const faultCount = options.faults ?? (options.fault === 'leader-kills' ? 3 : 1);
   const faultMs = options.faultMs ?? 20_000;
-  const perSecond = options.perSecond ?? Math.max(10, options.events / (60 * faultCount));
+  // A kill is followed by a restart and a wait for the replicas (a minute or more on a loaded machine).
+  const perFaultS = options.fault === 'leader-kills' ? 90 : 60;
+  const perSecond = options.perSecond ?? Math.max(1, options.events / (perFaultS * faultCount));
   const window = options.window ?? 1_000;
   const run = randomUUID().slice(0, 8);
   const service = `faults-replicated-${run}`;
@@ -178,6 +183,7 @@ export const replicatedScenario = async (
       node.reconnect();
     }
     const endedAt = Date.now();
+    step(`fault on node ${node.id} over after ${seconds(endedAt - startedAt)}; waiting for the replicas`);
     faults.push({
       node: node.id,
       startedAt,
@@ -189,6 +195,7 @@ export const replicatedScenario = async (
   let injecting: Promise<void> = Promise.resolve();
   const inflight = new Set<Promise<void>>();
   const started = Date.now();
+  step(`publishing ${options.events} events at ${Math.round(perSecond)}/s`);
   try {
     for (let i = 0; i < options.events; i++) {
       if (faultAt.length > 0 && i >= (faultAt[0] as number)) {
@@ -219,9 +226,11 @@ export const replicatedScenario = async (
     await theirProducer.stop();
   }
   const publishedAt = Date.now();
+  step(`published in ${seconds(publishedAt - started)}; ${resolved.size} acknowledged`);
   const faultsDuringPublishing = faults.filter((f) => f.startedAt < publishedAt).length;
   await injecting;
 
+  step('waiting for the consumers');
   const catchUpTimeoutMs = options.catchUpTimeoutMs ?? 600_000;
   const ourCatchUpMs = await waitCaughtUp(stack.kafka, stack.groupSuffix, ourTopics, catchUpTimeoutMs);
   const theirCatchUpMs = await waitTheirConsumer(
@@ -233,6 +242,7 @@ export const replicatedScenario = async (
   await theirConsumer.stop();
   await child.stop();
 
+  step('counting');
   // Ours: effects in the audit store, copies on Kafka.
   const audit = await auditEntries(service);
   const ourLost = [...resolved.keys()].filter((id) => !audit.has(id)).length;
@@ -300,6 +310,11 @@ export const replicatedScenario = async (
     ],
     checks: [
       check('every publish settled (resolved or rejected)', resolved.size + rejected.size === options.events),
+      check(
+        "Kafka's VerifiableProducer ran throughout",
+        theirProducer.crashed === undefined && theirProducer.acked.size > 0,
+        theirProducer.crashed,
+      ),
       check(
         `${faultCount} fault(s) (${faultLabel}) began during publishing`,
         faultsDuringPublishing === faultCount,

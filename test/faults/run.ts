@@ -88,7 +88,13 @@ const main = async (): Promise<number> => {
     for (const [key, fault] of chosen) {
       if (!clusterStack) break;
       say(`Three-node cluster: ${key} ...`);
-      replicated.push(await replicatedScenario(clusterStack, { fault, events: n(20_000, 200) }));
+      replicated.push(
+        await replicatedScenario(clusterStack, {
+          fault,
+          events: n(20_000, 200),
+          progress: (line) => say(`  ${line}`),
+        }),
+      );
       printResult(replicated.at(-1) as ScenarioResult, say);
     }
   } finally {
@@ -128,6 +134,9 @@ const main = async (): Promise<number> => {
   }
   return results.every(passed) && phi.leaks.length === 0 ? 0 : 1;
 };
+
+// Ctrl-C: exit through process.exit, so the JVMs this run started are killed with it (jvm.ts killOnExit).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 main().then(
   (code) => process.exit(code),

@@ -18,6 +18,8 @@ export interface VerifiableProducerRun {
   /** Values whose send failed (the caller saw an error), with the error class. */
   failed: Map<string, string>;
   startedAt: number;
+  /** Set when the tool exited before `stop()` (a bad option, a crash). */
+  crashed: string | undefined;
   /** Resolves when the producer has sent everything and exited. */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -56,7 +58,8 @@ export const startVerifiableProducer = async (options: {
   const dir = join(LOCAL_DIR, 'faults');
   await mkdir(dir, { recursive: true });
   const config = join(dir, `verifiable-producer-${options.topic}.properties`);
-  await writeFile(config, 'enable.idempotence=true\nacks=all\n');
+  // The tool sets retries=0 by default, which idempotence refuses: retry as the Java client does by default.
+  await writeFile(config, 'enable.idempotence=true\nacks=all\nretries=2147483647\n');
   const child = await spawnKafkaTool('org.apache.kafka.tools.VerifiableProducer', [
     '--bootstrap-server',
     options.brokers.join(','),
@@ -79,13 +82,22 @@ export const startVerifiableProducer = async (options: {
     if (line.name === 'producer_send_success') acked.set(line.value, line.timestamp ?? Date.now());
     else if (line.name === 'producer_send_error') failed.set(line.value, line.exception ?? 'error');
   });
-  return {
+  let stopping = false;
+  const run: VerifiableProducerRun = {
     acked,
     failed,
     startedAt: Date.now(),
+    crashed: undefined,
     done: exited(child),
-    stop: () => terminate(child, 10_000),
+    stop: () => {
+      stopping = true;
+      return terminate(child, 10_000);
+    },
   };
+  child.once('exit', (code, signal) => {
+    if (!stopping) run.crashed = `VerifiableProducer exited by itself (code ${code}, signal ${signal})`;
+  });
+  return run;
 };
 
 export interface VerifiableConsumerRun {
