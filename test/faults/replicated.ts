@@ -11,7 +11,9 @@ import {
   EsmChild,
   type FaultStack,
   kafkaCopies,
+  kafkaDeadLetters,
   sleep,
+  sqsDeadLetters,
   waitCaughtUp,
   waitFor,
 } from './stack.ts';
@@ -250,6 +252,11 @@ export const replicatedScenario = async (
   const allIds = new Set([...resolved.keys(), ...rejected.keys()]);
   const copies = await kafkaCopies(stack.kafka, ourTopics, allIds);
   const ourWrittenTwice = [...copies.values()].filter((c) => c > 1).length;
+  // Where a missing audit entry went: never on Kafka (the write was lost), or read and dead-lettered.
+  const ourNotOnKafka = [...resolved.keys()].filter((id) => !copies.has(id)).length;
+  const missingIds = new Set([...resolved.keys()].filter((id) => !audit.has(id)));
+  const letters = await kafkaDeadLetters(stack.kafka, (_e, id) => id !== undefined && allIds.has(id));
+  const onFailure = await sqsDeadLetters(stack);
   const chain = await verifyAuditTrail();
   // Kafka's: records read by VerifiableConsumer.
   const theirLost = [...theirProducer.acked.keys()].filter((v) => !theirConsumer.offsets.has(v)).length;
@@ -278,6 +285,12 @@ export const replicatedScenario = async (
       ['Lost (ours: acknowledged, no audit entry)', ourLost],
       ['Lost (Kafka: acknowledged, never consumed)', theirLost],
       ['Duplicate audit entries', auditDuplicates],
+      ['Acknowledged but not on Kafka (ours)', ourNotOnKafka],
+      [
+        'Missing audit entries that are on Kafka (ours)',
+        [...missingIds].filter((id) => copies.has(id)).length,
+      ],
+      ['Dead-lettered (esante.dlq / ESM on-failure)', `${letters.length} / ${onFailure.length}`],
       ['Written twice on Kafka (ours / Kafka)', `${ourWrittenTwice} / ${theirWrittenTwice}`],
       ['Longest time with no acknowledged write (ours / Kafka)', `${seconds(ourGap)} / ${seconds(theirGap)}`],
       [
