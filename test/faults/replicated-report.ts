@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { passed, type ScenarioResult, seconds } from './report.ts';
+import { passed, type ScenarioResult } from './report.ts';
 
 /**
  * docs/reliability.md's section for the three-node scenarios (test/faults/replicated.ts): between two
@@ -22,53 +22,67 @@ const table = (rows: string[][]): string[] => {
   ];
 };
 
-export const replicatedMarkdown = (
-  results: ScenarioResult[],
-  run: { startedAt: Date; durationMs: number; command: string },
-): string =>
+/** One scenario's subsection: its result, the run and command that produced it, the side-by-side table. */
+export const scenarioMarkdown = (r: ScenarioResult, run: { startedAt: Date; command: string }): string =>
+  [
+    `### ${r.name}: ${passed(r) ? 'pass' : '**FAIL**'}`,
+    '',
+    `Run ${run.startedAt.toISOString()} on ${cpus().length} CPU(s), Node ${process.version}: \`${run.command}\`.`,
+    '',
+    ...table(r.table ?? []),
+    '',
+    ...table([['Figure', 'Value'], ...r.figures.map(([l, v]) => [l, String(v)])]),
+    '',
+    ...r.checks.map((c) => `- [${c.ok ? 'x' : ' '}] ${c.what}${c.detail ? ` (${c.detail})` : ''}`),
+    ...(r.notes.length ? ['', ...r.notes.map((n) => `- ${n}`)] : []),
+    '',
+  ].join('\n');
+
+const INTRO = [
+  "## Faults on a three-node cluster like MSK's, side by side with Kafka's own verifiable clients",
+  '',
+  'Commands: `npm run test:faults -- --only replicated` (20,000 events per scenario; `--scale 0.1` for a',
+  'tenth; `--only kills`, `pause` or `isolation` for one scenario, which rewrites only its own subsection',
+  'below). The cluster alone: `npm run kafka -- start --brokers 3`, which takes `kill N`, `restart N`,',
+  '`pause N`, `resume N`, `isolate N`, `reconnect N` and `status` on stdin.',
+  '',
+  'The cluster (infra/local/kafka/cluster.ts) is three combined controller+broker KRaft nodes with the broker',
+  'properties the CDK app gives MSK, read from infra/broker-config.ts: replication factor 3,',
+  '`min.insync.replicas` 2, unclean leader election off. Every link between two nodes (replication and',
+  'controller traffic, each direction) goes through a loopback proxy, which is how a node is cut off from its',
+  'peers while clients still reach it. Each fault hits the node leading the most partitions being written.',
+  'In each run our producer (`publish()`, acks=all, idempotent) feeds the ESM emulator and the audit function,',
+  "and Kafka's `VerifiableProducer` (acks=all, idempotent) feeds `VerifiableConsumer`, at the same pace,",
+  'through the same faults. "Lost" is an acknowledged write never consumed (for ours: no audit entry);',
+  '"duplicated" is an audit entry written twice (ours) or a value read at two offsets (Kafka\'s).',
+  'These scenarios run only in `npm run test:faults`: three JVMs take longer than a minute to start on a',
+  'small machine, beyond what `npm test` allows a scenario; test/integration/kafka-cluster.test.ts checks',
+  'the cluster itself (its broker properties, a SIGKILLed node, a cut-off node).',
+  '',
+].join('\n');
+
+/** The whole section: the introduction, then one subsection per scenario, in `order`. */
+export const replicatedMarkdown = (subsections: Map<string, string>, order: string[]): string =>
   [
     SECTION_START,
-    "## Faults on a three-node cluster like MSK's, side by side with Kafka's own verifiable clients",
-    '',
-    `Run: ${run.startedAt.toISOString()}, ${seconds(run.durationMs)} in all, on ${cpus().length} CPU(s), Node ${process.version}:`,
-    `\`${run.command}\` (\`--scale 0.1\` for a tenth of the events; the cluster alone is`,
-    '`npm run kafka -- start --brokers 3`, which takes `kill N`, `restart N`, `pause N`, `resume N`, `isolate N`,',
-    '`reconnect N` and `status` on stdin).',
-    '',
-    'The cluster (infra/local/kafka/cluster.ts) is three combined controller+broker KRaft nodes with the broker',
-    'properties the CDK app gives MSK, read from infra/broker-config.ts: replication factor 3,',
-    '`min.insync.replicas` 2, unclean leader election off. Every link between two nodes (replication and',
-    'controller traffic, each direction) goes through a loopback proxy, which is how a node is cut off from its',
-    'peers while clients still reach it. Each fault hits the node leading the most partitions being written.',
-    'In each run our producer (`publish()`, acks=all, idempotent) feeds the ESM emulator and the audit function,',
-    "and Kafka's `VerifiableProducer` (acks=all, idempotent) feeds `VerifiableConsumer`, at the same pace,",
-    'through the same faults. "Lost" is an acknowledged write never consumed (for ours: no audit entry);',
-    '"duplicated" is an audit entry written twice (ours) or a value read at two offsets (Kafka\'s).',
-    'These scenarios run only in `npm run test:faults`: three JVMs take longer than a minute to start on a',
-    'small machine, beyond what `npm test` allows a scenario.',
-    '',
-    ...table([
-      ['Scenario', 'Result', 'Checks'],
-      ...results.map((r) => [
-        r.name,
-        passed(r) ? 'pass' : '**FAIL**',
-        `${r.checks.filter((c) => c.ok).length}/${r.checks.length}`,
-      ]),
-    ]),
-    '',
-    ...results.flatMap((r) => [
-      `### ${r.name}`,
-      '',
-      ...table(r.table ?? []),
-      '',
-      ...table([['Figure', 'Value'], ...r.figures.map(([l, v]) => [l, String(v)])]),
-      '',
-      ...r.checks.map((c) => `- [${c.ok ? 'x' : ' '}] ${c.what}${c.detail ? ` (${c.detail})` : ''}`),
-      ...(r.notes.length ? ['', ...r.notes.map((n) => `- ${n}`)] : []),
-      '',
-    ]),
+    INTRO,
+    ...order.filter((name) => subsections.has(name)).map((name) => subsections.get(name) as string),
+    ...[...subsections.keys()]
+      .filter((name) => !order.includes(name))
+      .map((name) => subsections.get(name) as string),
     SECTION_END,
   ].join('\n');
+
+/** The subsections of an existing section, by scenario name (the `### <name>: result` heading). */
+export const parseSubsections = (section: string): Map<string, string> => {
+  const found = new Map<string, string>();
+  const body = section.replace(SECTION_START, '').replace(SECTION_END, '');
+  for (const part of body.split(/^(?=### )/m).slice(1)) {
+    const name = /^### (.*?): (?:pass|\*\*FAIL\*\*)$/m.exec(part)?.[1];
+    if (name) found.set(name, `${part.trimEnd()}\n`);
+  }
+  return found;
+};
 
 /** The marked section of `text`, or '' when it has none. */
 export const replicatedSection = (text: string): string => {

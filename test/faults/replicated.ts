@@ -53,6 +53,9 @@ const NAMES: Record<ReplicatedFault, string> = {
   isolation: 'Three nodes: leader cut off from its peers',
 };
 
+/** The scenarios' names, in the order docs/reliability.md lists them. */
+export const REPLICATED_NAMES = Object.values(NAMES);
+
 /** The node leading the most partitions of `topics` right now. */
 const busiestLeader = async (
   kafka: Kafka,

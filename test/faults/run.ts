@@ -20,8 +20,14 @@ import { brokerKills } from './broker-kills.ts';
 import { consumerKills } from './consumer-kills.ts';
 import { downstream } from './downstream.ts';
 import { LogTap } from './log-tap.ts';
-import { type ReplicatedFault, replicatedScenario } from './replicated.ts';
-import { replicatedMarkdown, replicatedSection, writeReplicatedSection } from './replicated-report.ts';
+import { REPLICATED_NAMES, type ReplicatedFault, replicatedScenario } from './replicated.ts';
+import {
+  parseSubsections,
+  replicatedMarkdown,
+  replicatedSection,
+  scenarioMarkdown,
+  writeReplicatedSection,
+} from './replicated-report.ts';
 import { passed, printResult, reliabilityMarkdown, type ScenarioResult, writeReliability } from './report.ts';
 import { startFaultStack } from './stack.ts';
 
@@ -120,15 +126,12 @@ const main = async (): Promise<number> => {
       if (kept) await writeReplicatedSection(file, kept);
     }
     if (replicated.length) {
+      // Each scenario rewrites its own subsection; the others keep the figures of their last run.
       const command = `npm run test:faults -- --only ${chosen.map(([k]) => k).join(',')}${scale === 1 ? '' : ` --scale ${scale}`}`;
-      await writeReplicatedSection(
-        file,
-        replicatedMarkdown(replicated, {
-          startedAt: replicatedStartedAt,
-          durationMs: Date.now() - replicatedStartedAt.getTime(),
-          command,
-        }),
-      );
+      const subsections = parseSubsections(replicatedSection(await readFile(file, 'utf8').catch(() => '')));
+      for (const r of replicated)
+        subsections.set(r.name, scenarioMarkdown(r, { startedAt: replicatedStartedAt, command }));
+      await writeReplicatedSection(file, replicatedMarkdown(subsections, REPLICATED_NAMES));
     }
     say(`\nFigures written to ${file}`);
   }
