@@ -80,3 +80,47 @@ describe('idempotent producer after a sequence error', () => {
     await producer.disconnect();
   });
 });
+
+/**
+ * kafkajs 2.2.4 keeps one response per broker across its internal retries: when a partition's leader moves to
+ * a broker that already answered, sendBatch returns without having sent that partition's messages. The
+ * producer layer checks the returned partitions against the ones its messages hash to, and sends the
+ * missing ones again before resolving their publishes.
+ */
+describe('messages kafkajs returned without sending', () => {
+  beforeEach(() => {
+    vi.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    vi.spyOn(logger, 'info').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('are sent again before the publish resolves', async () => {
+    // Prepare: the first sendBatch "succeeds" with no partition written (the broker that answered led none
+    // of them); the second writes every partition of the topic.
+    const topic = TOPICS.USER_LOGGED_IN;
+    const calls: number[] = [];
+    const kafka = {
+      producer: () => ({
+        connect: async () => {},
+        disconnect: async () => {},
+        sendBatch: async ({ topicMessages }: { topicMessages: { messages: unknown[] }[] }) => {
+          calls.push(topicMessages.reduce((n, t) => n + t.messages.length, 0));
+          if (calls.length === 1) return [];
+          return Array.from({ length: 12 }, (_, partition) => ({
+            topicName: topic,
+            partition,
+            errorCode: 0,
+          }));
+        },
+      }),
+    } as unknown as Kafka;
+    const producer = new KafkaProducer({ kafka, lingerMs: 0 });
+    // Act
+    await producer.publish(topic, samplePayloads[topic], sampleMeta());
+    // Assess: the message went out twice, the second time on its own.
+    expect(calls).toEqual([1, 1]);
+    await producer.disconnect();
+  });
+});
