@@ -78,10 +78,11 @@ describe('three-node local Kafka cluster', () => {
 
   it('acknowledges acks=all writes with one node SIGKILLed, and the node rejoins after a restart', async () => {
     const node = own.cluster().node(3);
-    await node.kill();
-    expect(node.running).toBe(false);
+    // Connected first: a client bootstrapping from the killed node alone would fail before any write.
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
+    await node.kill();
+    expect(node.running).toBe(false);
     try {
       const sent = await producer.send({
         topic,
