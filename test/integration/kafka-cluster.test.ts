@@ -33,7 +33,8 @@ describe('three-node local Kafka cluster', () => {
       clientId: 'cluster-test',
       brokers: own.brokers().split(','),
       logLevel: logLevel.NOTHING,
-      retry: { retries: 10, initialRetryTime: 200 },
+      // Long enough to outlast a killed leader's fencing (the 9 s broker session timeout, more under load).
+      retry: { retries: 20, initialRetryTime: 300, maxRetryTime: 3_000 },
     });
     observer = new Kafka({
       clientId: 'cluster-test-observer',
@@ -92,8 +93,8 @@ describe('three-node local Kafka cluster', () => {
       expect(sent.every((r) => r.errorCode === 0)).toBe(true);
     } finally {
       await producer.disconnect();
+      await node.restart();
     }
-    await node.restart();
     expect(node.pid).toBeGreaterThan(0);
     const rejoined = await eventually(
       async () => (await isr()).every((set) => set.length === 3),
