@@ -57,7 +57,7 @@ const INTRO = [
   '"duplicated" is an audit entry written twice (ours) or a value read at two offsets (Kafka\'s).',
   'These scenarios run only in `npm run test:faults`: three JVMs take longer than a minute to start on a',
   'small machine, beyond what `npm test` allows a scenario; test/integration/kafka-cluster.test.ts checks',
-  'the cluster itself (its broker properties, a SIGKILLed node, a cut-off node).',
+  'the cluster itself (its broker properties, a SIGKILLed node back in every ISR).',
   '',
   'Findings, both fixed in shared/kafka/producer.ts (unit tests: test/unit/kafka/producer-sequence.test.ts):',
   '',
