@@ -12,6 +12,7 @@ import {
   topicConfigStrings,
   topicSpecs,
 } from '../../shared/events/index.ts';
+import { MSK_SERVER_PROPERTIES } from '../broker-config.ts';
 import { type KafkaArns, kafkaArnPrefixes, mskKafkaVersion } from '../constructs/kafka-access.ts';
 import { VERSIONS } from '../versions.ts';
 import type { StageConfig } from './stage.ts';
@@ -34,13 +35,7 @@ export type { TopicSpec };
 export const TOPIC_CREATE_CONCURRENCY = 5;
 
 /** Broker settings every topic relies on: no implicit topics, RF 3, acks=all durable with one broker down. */
-export const SERVER_PROPERTIES = {
-  'auto.create.topics.enable': 'false',
-  'default.replication.factor': '3',
-  'min.insync.replicas': '2',
-  'unclean.leader.election.enable': 'false',
-  'num.partitions': '3',
-} as const;
+export const SERVER_PROPERTIES = MSK_SERVER_PROPERTIES;
 
 export const TOPIC_REPLICATION_FACTOR = REPLICATION_FACTOR;
 

@@ -8,7 +8,7 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import { EventBusError, EventValidationError, UnknownTopicError } from '../errors.ts';
-import { isCatalogTopic, type PayloadOf, type Topic } from '../events/catalog.ts';
+import { definitionOf, isCatalogTopic, type PayloadOf, type Topic } from '../events/catalog.ts';
 import { type EncodedEvent, type EventMeta, encodeEvent, envelopeSchema } from '../events/envelope.ts';
 import { logger } from '../log.ts';
 import { type CompressionName, compressionFromEnv, compressionType, registerCodecs } from './codecs.ts';
@@ -47,6 +47,8 @@ interface Pending {
   message: Message;
   resolve: (metadata: RecordMetadata[]) => void;
   reject: (error: unknown) => void;
+  /** Times sent again because kafkajs returned without writing it (see #drain). */
+  resent?: number;
 }
 
 const DEFAULTS = { lingerMs: 5, maxBatchSize: 500, idempotent: true, handleSignals: false } as const;
@@ -250,7 +252,28 @@ export class KafkaProducer {
         // One metadata array per topic, shared by that topic's publishers (not a filter per event).
         const perTopic = new Map<string, RecordMetadata[]>();
         for (const m of metadata) perTopic.set(m.topicName, [...(perTopic.get(m.topicName) ?? []), m]);
-        for (const p of batch) p.resolve(perTopic.get(p.topic) ?? []);
+        // kafkajs 2.2.4 keeps one response per broker across its retries: when a partition's leader moves to
+        // a broker that already answered, it returns without sending that partition's messages (in the
+        // three-node fault runs, acknowledged events never reached Kafka). Such messages go out again.
+        const written = new Set(metadata.map((m) => `${m.topicName}:${m.partition}`));
+        const unsent = batch.filter(
+          (p) =>
+            p.message.key != null &&
+            (p.resent ?? 0) < 2 &&
+            !written.has(`${p.topic}:${partitionOf(p.topic, p.message)}`),
+        );
+        for (const p of batch) if (!unsent.includes(p)) p.resolve(perTopic.get(p.topic) ?? []);
+        if (unsent.length > 0) {
+          logger.warn(
+            'Kafka producer: messages left unsent by the client after a leader change, sending again',
+            {
+              topics: [...new Set(unsent.map((p) => p.topic))],
+              count: unsent.length,
+            },
+          );
+          for (const p of unsent) p.resent = (p.resent ?? 0) + 1;
+          this.#queue.unshift(...unsent);
+        }
         logger.debug('Kafka producer sent', { topics: [...byTopic.keys()], count: batch.length });
       } catch (cause) {
         const topics = [...new Set(batch.map((p) => p.topic))];
@@ -265,8 +288,23 @@ export class KafkaProducer {
           errorClass: (cause as Error)?.name,
         });
         for (const p of batch) p.reject(error);
+        if (this.#options.idempotent && sequenceBroken(cause)) this.#resetAfterSequenceError();
       }
     }
+  }
+
+  /**
+   * After a leader change, a batch the idempotent producer gave up on leaves kafkajs's sequence numbers ahead
+   * of the broker's, and every later send to that partition fails OUT_OF_ORDER_SEQUENCE_NUMBER (seen in the
+   * three-node fault runs, test/faults/replicated.ts). The Java client bumps its epoch then; here the next
+   * publish gets a fresh kafkajs producer (a new producer id). Nothing acknowledged is affected; a caller
+   * retrying a rejected publish may write it twice, which consumers absorb by eventId.
+   */
+  #resetAfterSequenceError(): void {
+    const stale = this.#producer;
+    this.#producer = undefined;
+    logger.warn('Kafka producer reset after a sequence error', { idempotent: true });
+    void stale?.disconnect().catch(() => undefined);
   }
 
   #installSignalHandlers(): void {
@@ -286,6 +324,37 @@ export class KafkaProducer {
     }
   }
 }
+
+const partitioner = Partitioners.DefaultPartitioner();
+/**
+ * The partition kafkajs's default partitioner picks for a keyed message, with the catalog's partition count
+ * (the count every provisioner creates). Were a topic grown beyond it, a message could be sent once more
+ * for nothing, which consumers absorb by eventId.
+ */
+const partitionOf = (topic: string, message: Message): number =>
+  partitioner({
+    topic,
+    message,
+    partitionMetadata: Array.from(
+      { length: isCatalogTopic(topic) ? definitionOf(topic).partitions : 1 },
+      (_, i) => ({
+        partitionId: i,
+        leader: 0,
+        partitionErrorCode: 0,
+        replicas: [0],
+        isr: [0],
+      }),
+    ),
+  });
+
+/** True when `error` (or an error it wraps) is the broker refusing the idempotent producer's sequence. */
+const sequenceBroken = (error: unknown): boolean => {
+  for (let e = error as { type?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.type === 'OUT_OF_ORDER_SEQUENCE_NUMBER' || e.type === 'UNKNOWN_PRODUCER_ID') return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+};
 
 const pick = (source: Record<string, unknown>, keys: string[]) =>
   Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));

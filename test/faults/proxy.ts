@@ -1,4 +1,4 @@
-import { createServer, type Socket } from 'node:net';
+import { startTcpProxy } from '../../infra/local/kafka/tcp-proxy.ts';
 
 /**
  * A TCP proxy in front of a local server (dynalite, the SES server) that a fault run can cut and restore.
@@ -19,56 +19,17 @@ export interface FaultProxy {
 
 export const startProxy = async (target: string): Promise<FaultProxy> => {
   const { hostname, port } = new URL(target);
-  const open = new Set<Socket>();
-  let isCut = false;
-  let refused = 0;
-  const server = createServer((client) => {
-    if (isCut) {
-      refused += 1;
-      client.resetAndDestroy();
-      return;
-    }
-    const upstream = new (client.constructor as typeof Socket)();
-    upstream.connect(Number(port), hostname);
-    open.add(client);
-    open.add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      open.delete(client);
-      open.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok());
-  });
-  const address = server.address();
-  const listening = typeof address === 'object' && address ? address.port : 0;
+  const proxy = await startTcpProxy(hostname, Number(port));
   return {
-    endpoint: `http://127.0.0.1:${listening}`,
+    endpoint: `http://127.0.0.1:${proxy.port}`,
     get isCut() {
-      return isCut;
+      return proxy.isCut;
     },
     get refused() {
-      return refused;
+      return proxy.refused;
     },
-    cut() {
-      isCut = true;
-      for (const socket of open) socket.resetAndDestroy();
-      open.clear();
-    },
-    restore() {
-      isCut = false;
-    },
-    close: () =>
-      new Promise<void>((ok) => {
-        for (const socket of open) socket.destroy();
-        server.close(() => ok());
-      }),
+    cut: () => proxy.cut(),
+    restore: () => proxy.restore(),
+    close: () => proxy.close(),
   };
 };

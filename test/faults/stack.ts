@@ -8,11 +8,12 @@ import { type Kafka, Kafka as KafkaClient, logLevel } from 'kafkajs';
 import { CONSUMERS } from '../../infra/consumers.ts';
 import { type LocalAws, sentEmails, startLocalAws } from '../../infra/local/aws/index.ts';
 import { type RunningKafka, startKafka } from '../../infra/local/kafka/broker.ts';
+import { type RunningCluster, startCluster } from '../../infra/local/kafka/cluster.ts';
 import { freePort } from '../../infra/local/kafka/free-port.ts';
 import { LOCAL_DIR, REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
 import { type DlqEntry, listKafkaDeadLetters, listSqsDeadLetters } from '../../infra/ops/dlq.ts';
 import { DEAD_LETTER_QUEUE, TABLES } from '../../infra/resources.ts';
-import { catalogTopics, DLQ_TOPIC } from '../../shared/events/index.ts';
+import { catalogTopics, DLQ_TOPIC, topicSpecs } from '../../shared/events/index.ts';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
 import { CLIENT_DEFAULTS } from '../../shared/kafka/config.ts';
 import { awsClientConfig, dynamo, ENDPOINT_ENV, resetClients } from '../../shared/lambda/clients.ts';
@@ -40,6 +41,8 @@ export interface FaultStack {
   brokers: string[];
   /** Present when the stack started its own broker (broker kills need one). */
   broker?: RunningKafka;
+  /** Present when the stack started its own three-node cluster (infra/local/kafka/cluster.ts). */
+  cluster?: RunningCluster;
   /** A client for this process's inspection and publishing (never the child's). */
   kafka: Kafka;
   /** What the child gets: brokers, proxied DynamoDB and SES, the SQS queue. */
@@ -59,6 +62,11 @@ export interface FaultStack {
 
 export interface FaultStackOptions {
   ownBroker: boolean;
+  /**
+   * A three-node cluster with MSK's broker properties instead of the single broker (with `ownBroker`):
+   * topics get the catalog's replication factor (3), as on MSK.
+   */
+  ownCluster?: boolean;
   tap: LogTap;
 }
 
@@ -82,7 +90,15 @@ export const startFaultStack = async (options: FaultStackOptions): Promise<Fault
   });
   try {
     let broker: RunningKafka | undefined;
-    if (options.ownBroker) {
+    let cluster: RunningCluster | undefined;
+    if (options.ownBroker && options.ownCluster) {
+      const started = await startCluster();
+      cluster = started;
+      stops.push(async () => {
+        await started.stop();
+        await rm(started.dataDir, { recursive: true, force: true });
+      });
+    } else if (options.ownBroker) {
       const port = await freePort();
       const dataDir = join(LOCAL_DIR, 'kafka-data', `faults-${port}`);
       await rm(dataDir, { recursive: true, force: true });
@@ -94,10 +110,12 @@ export const startFaultStack = async (options: FaultStackOptions): Promise<Fault
         await rm(dataDir, { recursive: true, force: true });
       });
     }
-    const brokers = broker?.brokers ?? (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+    const brokers =
+      cluster?.brokers ?? broker?.brokers ?? (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
     if (brokers.length === 0) throw new Error('No broker: pass ownBroker or set KAFKA_BROKERS');
     const kafka = inspectionKafka(brokers);
-    await provisionTopics(kafka);
+    if (cluster) await provisionOnCluster(kafka);
+    else await provisionTopics(kafka);
     await waitForLeaders(kafka);
 
     const aws: LocalAws = await startLocalAws({ dynamoPort: 0, sesPort: 0, sqsPort: 0, env: {} });
@@ -120,6 +138,7 @@ export const startFaultStack = async (options: FaultStackOptions): Promise<Fault
     return {
       brokers,
       ...(broker ? { broker } : {}),
+      ...(cluster ? { cluster } : {}),
       kafka,
       childEnv: {
         ...aws.env,
@@ -139,6 +158,23 @@ export const startFaultStack = async (options: FaultStackOptions): Promise<Fault
   } catch (error) {
     await stop();
     throw error;
+  }
+};
+
+/**
+ * The catalog's topics with their replication factor (3), as on MSK. Right after creating them, a node that
+ * has not applied the new metadata yet answers UNKNOWN_TOPIC_OR_PARTITION to kafkajs's wait for leaders;
+ * provisioning is idempotent, so it is simply asked again.
+ */
+const provisionOnCluster = async (kafka: Kafka): Promise<void> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await provisionTopics(kafka, topicSpecs());
+      return;
+    } catch (error) {
+      if (attempt >= 10 || (error as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+      await sleep(1_000);
+    }
   }
 };
 

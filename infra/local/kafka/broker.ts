@@ -25,9 +25,9 @@ export const KAFKA_VERSION = VERSIONS.kafka;
 
 const POM = join(REPO_ROOT, 'infra/local/kafka/pom.xml');
 const HOME = join(LOCAL_DIR, 'kafka', KAFKA_VERSION);
-const LIBS = join(HOME, 'libs');
+export const LIBS = join(HOME, 'libs');
 const HEAP = ['-Xms256m', '-Xmx512m'];
-const READY_TIMEOUT_MS = 60_000;
+export const READY_TIMEOUT_MS = 60_000;
 
 /** Downloads (once; ~/.m2 caches) the jars of the broker, kafka-tools and log4j2; returns the libs folder. */
 export function fetchKafka(): Promise<string> {
@@ -68,7 +68,7 @@ export interface RunningKafka {
 }
 
 /** Log4j2 config: everything to one rolling file, nothing to the console. */
-function brokerLog4j(logDir: string): string {
+export function brokerLog4j(logDir: string): string {
   return [
     'status = warn',
     'appender.file.type = RollingFile',
@@ -94,7 +94,7 @@ function brokerLog4j(logDir: string): string {
 }
 
 /** Log4j2 config for command-line tools: results stay on stdout, warnings and errors go to stderr. */
-const TOOLS_LOG4J = [
+export const TOOLS_LOG4J = [
   'status = warn',
   'appender.err.type = Console',
   'appender.err.name = err',
@@ -146,12 +146,20 @@ function serverProperties(
   ].join('\n');
 }
 
+/**
+ * A Kafka Uuid is 16 random bytes in URL-safe base64 without padding. It may start with '-', which the
+ * tool's argument parser would take for an option (1 run in 64 failed so): it is passed as --cluster-id=<id>.
+ */
+export const newClusterId = (): string => randomBytes(16).toString('base64url');
+
 /** Formats the KRaft storage unless it already is (a restart keeps the data and the cluster id). */
-async function formatStorage(dataDir: string, propsFile: string, logDir: string): Promise<void> {
+export async function formatStorage(
+  dataDir: string,
+  propsFile: string,
+  logDir: string,
+  clusterId = newClusterId(),
+): Promise<void> {
   if (existsSync(join(dataDir, 'kraft-logs', 'meta.properties'))) return;
-  // A Kafka Uuid is 16 random bytes in URL-safe base64 without padding. It may start with '-', which the
-  // tool's argument parser would take for an option (1 run in 64 failed so): pass it as --cluster-id=<id>.
-  const clusterId = randomBytes(16).toString('base64url');
   const result = await runJava(
     ['kafka.tools.StorageTool', 'format', '--ignore-formatted', `--cluster-id=${clusterId}`, '-c', propsFile],
     join(logDir, 'tools-log4j2.properties'),
@@ -182,22 +190,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<RunningK
 
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
-    child = spawnJava(
-      [
-        ...HEAP,
-        '-XX:+UseG1GC',
-        '-XX:MaxGCPauseMillis=20',
-        '-Djava.awt.headless=true',
-        `-Dlog4j2.configurationFile=${log4jFile}`,
-        `-Dkafka.logs.dir=${logDir}`,
-        '-cp',
-        join(LIBS, '*'),
-        'kafka.Kafka',
-        propsFile,
-      ],
-      join(logDir, 'stdout.log'),
-      dataDir,
-    );
+    child = spawnKafkaJvm(propsFile, log4jFile, logDir, dataDir);
     try {
       await waitReady(brokers, child, logDir);
     } catch (error) {
@@ -228,8 +221,42 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<RunningK
   };
 }
 
-/** Polls describeCluster until the broker answers; fails fast with the log tail if the JVM exits first. */
-async function waitReady(brokers: string[], child: ChildProcess, logDir: string): Promise<void> {
+/** Starts the JVM of one Kafka node (kafka.Kafka with `propsFile`); its output goes to `<logDir>/stdout.log`. */
+export function spawnKafkaJvm(
+  propsFile: string,
+  log4jFile: string,
+  logDir: string,
+  dataDir: string,
+): ChildProcess {
+  return spawnJava(
+    [
+      ...HEAP,
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${log4jFile}`,
+      `-Dkafka.logs.dir=${logDir}`,
+      '-cp',
+      join(LIBS, '*'),
+      'kafka.Kafka',
+      propsFile,
+    ],
+    join(logDir, 'stdout.log'),
+    dataDir,
+  );
+}
+
+/**
+ * Polls describeCluster on `brokers` until `ready` holds for the broker ids it lists (default: any broker);
+ * fails fast with the log tail if the JVM exits first.
+ */
+export async function waitReady(
+  brokers: string[],
+  child: ChildProcess,
+  logDir: string,
+  ready: (brokerIds: number[]) => boolean = (ids) => ids.length > 0,
+  timeoutMs = READY_TIMEOUT_MS,
+): Promise<void> {
   const kafka = new Kafka({
     clientId: 'local-broker-probe',
     brokers,
@@ -238,7 +265,7 @@ async function waitReady(brokers: string[], child: ChildProcess, logDir: string)
     requestTimeout: 2_000,
     retry: { retries: 0 },
   });
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   let died = false;
   void exited(child).then(() => {
     died = true;
@@ -249,7 +276,7 @@ async function waitReady(brokers: string[], child: ChildProcess, logDir: string)
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
-      if (cluster.brokers.length > 0) return;
+      if (ready(cluster.brokers.map((b) => b.nodeId))) return;
     } catch (error) {
       lastError = error instanceof Error ? error.message : String(error);
     } finally {
@@ -259,13 +286,13 @@ async function waitReady(brokers: string[], child: ChildProcess, logDir: string)
   }
   const why = died
     ? `the broker JVM exited (code ${child.exitCode}, signal ${child.signalCode})`
-    : `no answer from ${brokers.join(',')} within ${READY_TIMEOUT_MS / 1000} s (last error: ${lastError})`;
+    : `not ready on ${brokers.join(',')} within ${timeoutMs / 1000} s (last error: ${lastError || 'none'})`;
   const logs = `--- server.log ---\n${await tail(join(logDir, 'server.log'))}\n--- stdout.log ---\n${await tail(join(logDir, 'stdout.log'), 20)}`;
   throw new Error(`Kafka did not come up: ${why}\n${logs}`);
 }
 
-/** Runs a Java main class on `classpath`, collecting its output. */
-function runJava(
+/** Runs a Java main class on the Kafka classpath, collecting its output. */
+export function runJava(
   args: string[],
   log4jFile: string,
 ): Promise<{ stdout: string; stderr: string; code: number }> {
@@ -301,4 +328,21 @@ export async function runKafkaTool(
   const log4jFile = join(HOME, 'tools-log4j2.properties');
   await writeFile(log4jFile, TOOLS_LOG4J);
   return runJava([mainClass, ...args], log4jFile);
+}
+
+/**
+ * Starts a long-running Kafka tool (e.g. `org.apache.kafka.tools.VerifiableProducer`) on the broker's
+ * classpath with stdout and stderr piped to the caller, who reads its output as it comes.
+ */
+export async function spawnKafkaTool(mainClass: string, args: string[]): Promise<ChildProcess> {
+  await fetchKafka();
+  const log4jFile = join(HOME, 'tools-log4j2.properties');
+  await writeFile(log4jFile, TOOLS_LOG4J);
+  const child = spawn(
+    javaBin(),
+    ['-Xmx256m', `-Dlog4j2.configurationFile=${log4jFile}`, '-cp', join(LIBS, '*'), mainClass, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  killOnExit(child);
+  return child;
 }
