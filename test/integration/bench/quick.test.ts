@@ -68,18 +68,35 @@ describe('npm run bench -- --quick', () => {
       for (const cell of row) expect(cell, row.join(' | ')).toMatch(/\S/);
       expect(row.join(' '), row.join(' | ')).not.toMatch(/\bn\/a\b|NaN|undefined|Infinity/);
     }
-    // Row 1 has the three peers; row 4 a bundle and a cold-init line per function.
-    expect(rows.filter((r) => r[0] === '1').map((r) => r[3])).toEqual([
+    // Row 1 has the three peers, on the loopback and through the delaying proxy; row 4 a bundle and a
+    // cold-init line per function.
+    const peers = [
       expect.stringContaining('raw kafkajs'),
       expect.stringContaining('seed-style'),
       expect.stringContaining('Java ProducerPerformance'),
-    ]);
+    ];
+    for (const where of ['on the loopback', 'through a 1 ms-each-way proxy']) {
+      const row1 = rows.filter((r) => r[0] === '1' && r[1]?.includes(where));
+      expect(
+        row1.map((r) => r[3]),
+        where,
+      ).toEqual(peers);
+    }
     expect(rows.some((r) => r[0] === '4' && r[1]?.includes('Cold init'))).toBe(true);
 
     const results = JSON.parse(await readFile(join(outDir, 'benchmarks.json'), 'utf8'));
     expect(results.mode).toBe('quick');
     expect(Object.keys(results)).toEqual(
-      expect.arrayContaining(['machine', 'producer', 'consumer', 'latency', 'lambda', 'memory']),
+      expect.arrayContaining([
+        'machine',
+        'producer',
+        'consumer',
+        'latency',
+        'lambda',
+        'memory',
+        'rtt',
+        'compression',
+      ]),
     );
     const md = await readFile(join(outDir, 'benchmarks.md'), 'utf8');
     expect(md).toContain(header);
