@@ -101,5 +101,5 @@ describe('npm run bench -- --quick', () => {
     const md = await readFile(join(outDir, 'benchmarks.md'), 'utf8');
     expect(md).toContain(header);
     expect(md).toContain('npm run bench -- --quick');
-  }, 240_000);
+  }, 400_000);
 });
