@@ -10,8 +10,10 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 /**
- * Two projects: `unit` (no I/O, fast) and `integration` (a real Kafka broker, started once for the
- * whole run by the global setup unless KAFKA_BROKERS points at an existing one).
+ * Three projects: `unit` (no I/O, fast) and `integration` (a real Kafka broker, started once for the
+ * whole run by the global setup unless KAFKA_BROKERS points at an existing one) make `npm test`; `bench`
+ * (`npm run test:bench`: the benchmark suite's smoke run, which starts brokers of its own) is heavier and
+ * runs on its own, like `npm run bench` and `npm run test:faults`.
  */
 export default defineConfig({
   test: {
@@ -33,6 +35,14 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'bench',
+          include: ['test/bench/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 400_000,
         },
       },
     ],

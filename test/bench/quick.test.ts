@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../infra/local/kafka/jvm.ts';
+import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
 
 /**
  * The smoke run of the benchmark suite: `npm run bench -- --quick` starts its own broker, measures every
