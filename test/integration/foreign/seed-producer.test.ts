@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Admin, Kafka } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AuditEntry, auditKey } from '../../../functions/audit/audit.ts';
 import { handler as auditHandler } from '../../../functions/audit/handler.ts';
 import { AUDIT_TABLE_ENV, queryAudit } from '../../../functions/audit/store.ts';
@@ -19,6 +19,7 @@ import { createKafka } from '../../../shared/kafka/config.ts';
 import { producer as sharedProducer } from '../../../shared/kafka/producer.ts';
 import { dynamo, resetClients } from '../../../shared/lambda/clients.ts';
 import { recordRetryEnv } from '../../../shared/lambda/settings.ts';
+import { useOwnBroker } from '../../helpers/own-broker.ts';
 import { eventually } from '../esm/harness.ts';
 import { fetchRecords, json } from '../functions/kafka-io.ts';
 
@@ -59,7 +60,9 @@ const TOPICS_USED = [
  * real audit and notification functions on dynalite.
  */
 describe('events from the specification’s own producer', () => {
-  const brokers = inject('kafkaBrokers');
+  // A broker of its own: fresh consumer groups read these topics from the beginning (TRIM_HORIZON, as
+  // deployed), and on the run's shared broker they would first work through what other test files left there.
+  const own = useOwnBroker();
   const run = randomUUID().slice(0, 8);
   const saved = { ...process.env };
   let aws: LocalAws;
@@ -89,7 +92,7 @@ describe('events from the specification’s own producer', () => {
           handler: handler as LambdaHandler,
           onFailure: { send: async (record) => void onFailure.push(record) },
           kafka,
-          bootstrapServers: brokers,
+          bootstrapServers: own.brokers(),
           windowScale: 0.1,
         }),
       );
@@ -122,7 +125,7 @@ describe('events from the specification’s own producer', () => {
     );
 
   beforeAll(async () => {
-    process.env.KAFKA_BROKERS = brokers;
+    process.env.KAFKA_BROKERS = own.brokers();
     process.env.SERVICE_NAME = 'rdv-service';
     process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
     aws = await startLocalAws({ dynamoPort: 0, sesPort: 0, sqs: false, env: {} });
