@@ -19,7 +19,8 @@ export type Channel = 'in_app' | 'email';
  * `sending` claim. Its lease (longer than any invocation can live) must expire before another run may take
  * it over and send again. SES has no idempotency key, so that window — between SES's answer and one
  * DynamoDB write — is the only place a second e-mail can come from; we accept it rather than the
- * alternative (record first, never retry) which would lose e-mails on any crash before sending.
+ * alternative (record first, never retry) which would lose e-mails on any crash before sending. A takeover
+ * is counted on the row (`takeovers`) and logged, so every e-mail that may have gone out twice is on record.
  */
 export type DeliveryStatus = 'sending' | 'sent' | 'published';
 
@@ -34,6 +35,8 @@ export interface Delivery {
   superseded?: boolean;
   /** Epoch seconds: DynamoDB TTL removes rows long after Kafka retention made redelivery impossible. */
   expiresAt: number;
+  /** Claims taken over after their lease ran out: each may have sent the message once before (crash window). */
+  takeovers?: number;
 }
 
 /** Longer than the longest Lambda timeout a consumer has (infra/consumers.ts timeoutSeconds), doubled. */
@@ -45,7 +48,11 @@ export const deliveryId = (eventId: string, recipientId: string, channel: Channe
 
 const table = () => requireEnv(DELIVERIES_TABLE_ENV);
 
-export type Claim = { state: 'claimed'; token: string } | { state: 'sent' | 'published' } | { state: 'busy' };
+export type Claim =
+  /** `takeover`: a stale claim was taken over; the crashed run may have sent the message already. */
+  | { state: 'claimed'; token: string; takeover: boolean }
+  | { state: 'sent' | 'published' }
+  | { state: 'busy' };
 
 export const claimDelivery = async (id: string, channel: Channel, now = Date.now()): Promise<Claim> => {
   const token = randomUUID();
@@ -58,22 +65,43 @@ export const claimDelivery = async (id: string, channel: Channel, now = Date.now
     expiresAt: Math.floor(now / 1000) + KEEP_SECONDS,
   };
   try {
-    await dynamo().send(
+    const out = await dynamo().send(
       new PutCommand({
         TableName: table(),
         Item: item,
         ConditionExpression: 'attribute_not_exists(deliveryId) OR (#s = :sending AND claimedAt < :stale)',
         ExpressionAttributeNames: { '#s': 'status' },
         ExpressionAttributeValues: { ':sending': 'sending', ':stale': now - CLAIM_LEASE_MS },
+        ReturnValues: 'ALL_OLD',
       }),
     );
-    return { state: 'claimed', token };
+    const stale = out.Attributes as Delivery | undefined;
+    if (stale) await countTakeover(id, token, (stale.takeovers ?? 0) + 1);
+    return { state: 'claimed', token, takeover: stale !== undefined };
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
   }
   const existing = await getDelivery(id);
   if (!existing) return { state: 'busy' };
   return existing.status === 'sending' ? { state: 'busy' } : { state: existing.status };
+};
+
+/** The Put that took a stale claim over wrote a fresh item: carry the count of takeovers onto it. */
+const countTakeover = async (id: string, token: string, takeovers: number): Promise<void> => {
+  try {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: { deliveryId: id },
+        UpdateExpression: 'SET takeovers = :n',
+        ConditionExpression: 'claimToken = :t',
+        ExpressionAttributeValues: { ':n': takeovers, ':t': token },
+      }),
+    );
+  } catch (error) {
+    // Another run took the claim over in between: its own takeover is the one on record.
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
 };
 
 export const getDelivery = async (id: string): Promise<Delivery | undefined> => {

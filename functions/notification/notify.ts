@@ -113,6 +113,14 @@ const deliverOn = async (
     const claim = await claimDelivery(id, channel);
     if (claim.state === 'busy') throw new DeliveryBusyError();
     if (claim.state === 'published') return;
+    if (claim.state === 'claimed' && claim.takeover) {
+      // A run died holding this claim; whether the channel took its message is unknown (deliveries.ts).
+      logger.warn('Delivery claim taken over after its lease expired: it may be delivered twice', {
+        topic: event.eventType,
+        eventId: event.eventId,
+        channel,
+      });
+    }
     if (
       claim.state === 'claimed' &&
       channel === 'email' &&

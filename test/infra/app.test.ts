@@ -24,6 +24,10 @@ import {
 } from '../../infra/stacks/nag.ts';
 import { DLQ_DEFINITION, DLQ_TOPIC, topicSpecs } from '../../shared/events/index.ts';
 
+/** A synthesized template's resource properties: untyped JSON, read field by field below. */
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON has no types to narrow to
+type CfnProperties = Record<string, any>;
+
 // Prepare (once per file): the app exactly as cdk.json configures it, synthesised with real esbuild bundling.
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
 const outdir = mkdtempSync(join(tmpdir(), 'esante-cdk-'));
@@ -64,7 +68,7 @@ describe('event bus (MSK)', () => {
   it('runs the local broker major.minor with IAM-only auth, TLS both ways and the CMK at rest', () => {
     // Act
     const clusters = templates.bus.findResources('AWS::MSK::Cluster');
-    const [cluster] = Object.values(clusters) as { Properties: Record<string, any> }[];
+    const [cluster] = Object.values(clusters) as { Properties: CfnProperties }[];
     const [keyId] = Object.keys(templates.bus.findResources('AWS::KMS::Key'));
     // Assess
     expect(Object.keys(clusters)).toHaveLength(1);
@@ -205,7 +209,7 @@ describe('data', () => {
 
 describe('consumer functions', () => {
   const mappings = Object.values(templates.consumers.findResources('AWS::Lambda::EventSourceMapping')) as {
-    Properties: Record<string, any>;
+    Properties: CfnProperties;
   }[];
 
   it('maps every consumer topic with the settings of consumers.ts and the SQS DLQ on failure', () => {
@@ -248,7 +252,7 @@ describe('consumer functions', () => {
 
   it('runs every function on Node 24 arm64 in the VPC with the layer, tracing, an encrypted environment and its log group', () => {
     const fns = Object.values(templates.consumers.findResources('AWS::Lambda::Function')) as {
-      Properties: Record<string, any>;
+      Properties: CfnProperties;
     }[];
     expect(fns).toHaveLength(consumers.length + 1);
     for (const fn of fns) {

@@ -29,7 +29,7 @@ vi.mock('../../../functions/notification/deliveries.ts', async (importOriginal) 
       if (row?.status) return { state: row.status };
       const token = `t-${++n}`;
       table.set(id, { status: 'sending', token });
-      return { state: 'claimed', token };
+      return { state: 'claimed', token, takeover: false };
     },
     markSent: async (id: string) => void table.set(id, { ...table.get(id), status: 'sent' }),
     markPublished: async (id: string) => void table.set(id, { ...table.get(id), status: 'published' }),
