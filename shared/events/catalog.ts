@@ -516,12 +516,15 @@ export const acceptedVersions = (topic: Topic): number[] => {
   return [...definition.earlier.map((v) => v.schemaVersion), definition.schemaVersion];
 };
 
+/** The payload schema of one version a definition accepts (undefined for a version it does not accept). */
+export const versionSchema = (definition: EventDefinition, schemaVersion: number): z.ZodObject | undefined =>
+  schemaVersion === definition.schemaVersion
+    ? definition.schema
+    : definition.earlier.find((v) => v.schemaVersion === schemaVersion)?.schema;
+
 /** The payload schema of one accepted version of `topic` (undefined for a version it does not accept). */
-export const payloadSchemaOf = (topic: Topic, schemaVersion: number): z.ZodObject | undefined => {
-  const definition = definitionOf(topic);
-  if (schemaVersion === definition.schemaVersion) return definition.schema;
-  return definition.earlier.find((v) => v.schemaVersion === schemaVersion)?.schema;
-};
+export const payloadSchemaOf = (topic: Topic, schemaVersion: number): z.ZodObject | undefined =>
+  versionSchema(definitionOf(topic), schemaVersion);
 
 /** Topic-level Kafka configs the bus sets (names as Kafka spells them); everything else is the broker default. */
 export interface TopicConfigs {

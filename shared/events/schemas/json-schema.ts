@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import {
   acceptedVersions,
-  CATALOG,
   catalogTopics,
   definitionOf,
-  payloadSchemaOf,
+  type EventDefinition,
   type Topic,
+  versionSchema,
 } from '../catalog.ts';
 import { envelopeSchema } from '../envelope.ts';
 
@@ -25,8 +25,12 @@ export const SCHEMAS_DIR = 'schemas';
 export const schemaPath = (topic: string, schemaVersion: number): string =>
   `${SCHEMAS_DIR}/${topic}/v${schemaVersion}.json`;
 
-export const jsonSchemaOf = (topic: Topic, schemaVersion: number): JsonSchema => {
-  const payload = payloadSchemaOf(topic, schemaVersion);
+export const jsonSchemaOf = (topic: Topic, schemaVersion: number): JsonSchema =>
+  jsonSchemaFor(topic, definitionOf(topic), schemaVersion);
+
+/** The same for any definition (the guard's tests pass mutated catalog entries). */
+export const jsonSchemaFor = (topic: string, definition: EventDefinition, schemaVersion: number): JsonSchema => {
+  const payload = versionSchema(definition, schemaVersion);
   if (!payload) throw new Error(`${topic} does not accept schemaVersion ${schemaVersion}`);
   const schema = z.toJSONSchema(payload.extend(envelopeSchema.shape), {
     target: 'draft-7',
@@ -34,11 +38,11 @@ export const jsonSchemaOf = (topic: Topic, schemaVersion: number): JsonSchema =>
   }) as JsonSchema & { properties: Record<string, JsonSchema> };
   schema.$id = `urn:esante:event:${topic}:v${schemaVersion}`;
   schema.title = topic;
-  schema.description = CATALOG[topic].description;
+  schema.description = definition.description;
   schema.properties.eventType = { type: 'string', const: topic };
   schema.properties.schemaVersion = { type: 'integer', const: schemaVersion };
-  // PHI fields are the newest version's; an earlier version's own fields keep their mark if they still exist.
-  for (const field of definitionOf(topic).phi) {
+  // PHI fields are the newest version's; an earlier version's fields keep the mark where they still exist.
+  for (const field of definition.phi) {
     const property = schema.properties[field];
     if (property) property['x-phi'] = true;
   }
