@@ -32,7 +32,11 @@ export const checkDefinition = (
   const newest = definition.schemaVersion;
   const previous = released(newest);
   if (previous) {
-    for (const change of breakingChanges(previous, jsonSchemaFor(topic, definition, newest), definition.compatibility)) {
+    for (const change of breakingChanges(
+      previous,
+      jsonSchemaFor(topic, definition, newest),
+      definition.compatibility,
+    )) {
       problems.push(describeBreak(topic, newest, definition.compatibility, change));
     }
   } else if (newest > 1) {

@@ -29,7 +29,11 @@ export const jsonSchemaOf = (topic: Topic, schemaVersion: number): JsonSchema =>
   jsonSchemaFor(topic, definitionOf(topic), schemaVersion);
 
 /** The same for any definition (the guard's tests pass mutated catalog entries). */
-export const jsonSchemaFor = (topic: string, definition: EventDefinition, schemaVersion: number): JsonSchema => {
+export const jsonSchemaFor = (
+  topic: string,
+  definition: EventDefinition,
+  schemaVersion: number,
+): JsonSchema => {
   const payload = versionSchema(definition, schemaVersion);
   if (!payload) throw new Error(`${topic} does not accept schemaVersion ${schemaVersion}`);
   const schema = z.toJSONSchema(payload.extend(envelopeSchema.shape), {
