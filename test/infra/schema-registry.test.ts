@@ -12,12 +12,17 @@ import { acceptedVersions, catalogTopics, definitionOf } from '../../shared/even
 import { schemaPath } from '../../shared/events/schemas/json-schema.ts';
 import { readReleased } from '../../shared/events/schemas/write.ts';
 
-type Resource = {
+interface Resource {
   Type: string;
-  Properties: Record<string, any>;
+  Properties: {
+    Name?: string;
+    Schema?: { SchemaArn: { 'Fn::GetAtt': [string, string] } };
+    SchemaDefinition?: string;
+    [property: string]: unknown;
+  };
   DeletionPolicy?: string;
   UpdateReplacePolicy?: string;
-};
+}
 
 // Prepare (once): the registry stack of each stage, as buildApp creates it.
 const synth = (stage: 'dev' | 'prod') => {
@@ -67,9 +72,9 @@ describe('schema registry (AWS Glue)', () => {
     expect(versions).toHaveLength(released.length);
     for (const [topic, version] of released) {
       const schemaId = schemaIds.get(glueSchemaName(topic, version));
-      const resource = versions.find((v) => v.Properties.Schema.SchemaArn['Fn::GetAtt'][0] === schemaId);
+      const resource = versions.find((v) => v.Properties.Schema?.SchemaArn['Fn::GetAtt'][0] === schemaId);
       expect(resource, topic).toBeDefined();
-      expect(JSON.parse(resource?.Properties.SchemaDefinition)).toEqual(
+      expect(JSON.parse(resource?.Properties.SchemaDefinition ?? 'null')).toEqual(
         JSON.parse(readReleased(schemaPath(topic, version)) ?? 'null'),
       );
       expect(resource).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
