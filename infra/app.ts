@@ -3,7 +3,7 @@ import { AwsSolutionsChecks, HIPAASecurityChecks, ServerlessChecks } from 'cdk-n
 import { buildApp } from './stacks/esante-app.ts';
 import { acknowledgeFindings } from './stacks/nag.ts';
 
-/** `npx cdk synth` entry (cdk.json `app`): the four stacks, checked by cdk-nag's three packs on synth. */
+/** `npx cdk synth` entry (cdk.json `app`): the five stacks, checked by cdk-nag's three packs on synth. */
 const app = new App();
 const stacks = buildApp(app);
 acknowledgeFindings(stacks);

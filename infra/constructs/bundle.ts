@@ -45,10 +45,15 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   logLevel: 'error',
 };
 
-/** shared/ modules that ship in the layer: everything but the build-time AsyncAPI generator. */
+/** shared/ folders of build-time tools (the AsyncAPI and JSON Schema writers): nothing at run time imports them. */
+const BUILD_TIME = ['asyncapi', 'schemas'];
+
+/** shared/ modules that ship in the layer: everything but the build-time tools. */
 export const layerEntryPoints = (): string[] =>
   readdirSync(SHARED_DIR, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.split(sep).includes('asyncapi'))
+    .filter(
+      (f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.split(sep).some((d) => BUILD_TIME.includes(d)),
+    )
     .map((f) => join(SHARED_DIR, f))
     .sort();
 

@@ -5,6 +5,7 @@ import { ConsumersStack } from './consumers-stack.ts';
 import { DataStack } from './data-stack.ts';
 import { EventBusStack, type TopicSpec } from './event-bus-stack.ts';
 import { NetworkStack } from './network-stack.ts';
+import { SchemaRegistryStack } from './schema-registry-stack.ts';
 import { settingsFrom } from './stage.ts';
 
 export interface EsanteStacks {
@@ -12,12 +13,14 @@ export interface EsanteStacks {
   bus: EventBusStack;
   data: DataStack;
   consumers: ConsumersStack;
+  schemas: SchemaRegistryStack;
 }
 
 /**
- * Four stacks by rate of change and blast radius: the network (rarely changes), the event bus (the MSK
- * cluster and topics: stateful, slow to replace), the data (tables, DLQ, SES: stateful, retained), and the
- * consumers (functions, mappings, alarms: redeployed often, stateless).
+ * Five stacks by rate of change and blast radius: the network (rarely changes), the event bus (the MSK
+ * cluster and topics: stateful, slow to replace), the data (tables, DLQ, SES: stateful, retained), the
+ * consumers (functions, mappings, alarms: redeployed often, stateless), and the schema registry (the
+ * released catalog schemas in AWS Glue, changed with the catalog).
  */
 /** What the app is built from; the defaults are the catalog and infra/consumers.ts (tests pass larger ones). */
 export interface BuildOptions {
@@ -53,7 +56,9 @@ export const buildApp = (app: App, options: BuildOptions = {}): EsanteStacks => 
     configurationSetName: data.configurationSet.configurationSetName,
   });
   consumers.addStackDependency(bus, 'topics exist before the mappings read them');
+  // The released catalog schemas (Glue Schema Registry): nothing depends on it, see the stack.
+  const schemas = new SchemaRegistryStack(app, `${prefix}-Schemas`, { env, stage });
   Tags.of(app).add('project', 'esante-event-bus');
   Tags.of(app).add('stage', stage.name);
-  return { network, bus, data, consumers };
+  return { network, bus, data, consumers, schemas };
 };

@@ -13,6 +13,46 @@ import { DLQ_TOPIC, TOPICS, type TopicName } from './topics.ts';
  */
 type Fields<S extends z.ZodObject> = Extract<keyof z.infer<S>, string>;
 
+/**
+ * How a topic's schema may change within one `schemaVersion` (docs/schemas.md defines each rule); the names
+ * are AWS Glue's, which the CDK app gives the topic's Glue schema. BACKWARD: today's consumers read yesterday's
+ * events; FORWARD: yesterday's consumers read today's; FULL: both. `_ALL` also holds against every earlier
+ * revision (checked by Glue in the account; the repository keeps the last release). NONE: no check;
+ * DISABLED: no change at all.
+ */
+export type CompatibilityMode =
+  | 'NONE'
+  | 'DISABLED'
+  | 'BACKWARD'
+  | 'BACKWARD_ALL'
+  | 'FORWARD'
+  | 'FORWARD_ALL'
+  | 'FULL'
+  | 'FULL_ALL';
+
+/**
+ * An earlier `schemaVersion` consumers still accept: its payload schema, and how one of its events reads in
+ * the newest version's shape, so handlers are written against the newest version only. Kept while events of
+ * that version can still be read (docs/schemas.md: retention, dead-letter replays).
+ */
+export interface EarlierVersion<S extends z.ZodObject = z.ZodObject> {
+  schemaVersion: number;
+  schema: z.ZodObject;
+  /** Takes the earlier version's validated payload; its result is validated against the newest schema. */
+  upgrade: (payload: never) => z.input<S>;
+}
+
+/** An earlier version whose `upgrade` is typed by its own schema (the result by the topic's newest schema). */
+export const earlierVersion = <O extends z.ZodObject, R>(
+  schemaVersion: number,
+  schema: O,
+  upgrade: (payload: z.output<O>) => R,
+): { schemaVersion: number; schema: O; upgrade: (payload: z.output<O>) => R } => ({
+  schemaVersion,
+  schema,
+  upgrade,
+});
+
 export interface EventDefinition<S extends z.ZodObject = z.ZodObject> {
   schema: S;
   /** Payload field whose value is the Kafka key: ordering holds per value of this field. */
@@ -25,11 +65,22 @@ export interface EventDefinition<S extends z.ZodObject = z.ZodObject> {
   patientField?: Fields<S>;
   partitions: number;
   retentionDays: number;
+  /** The version producers publish (`schema`); a breaking change is released as the next one. */
   schemaVersion: number;
+  /** Earlier versions consumers still accept, oldest first (none for a topic still at its first version). */
+  earlier: readonly EarlierVersion<S>[];
+  /** How `schema` may change within `schemaVersion` (test/unit/events/schemas.test.ts enforces it). */
+  compatibility: CompatibilityMode;
   description: string;
 }
 
-const DEFAULTS = { partitions: 3, retentionDays: 7, schemaVersion: 1 } as const;
+const DEFAULTS = {
+  partitions: 3,
+  retentionDays: 7,
+  schemaVersion: 1,
+  earlier: [],
+  compatibility: 'FULL',
+} as const;
 
 const define = <S extends z.ZodObject>(
   def: Omit<EventDefinition<S>, keyof typeof DEFAULTS> &
@@ -458,6 +509,22 @@ export const catalogTopics = (): Topic[] => Object.keys(CATALOG) as Topic[];
 export const isCatalogTopic = (topic: string): topic is Topic => Object.hasOwn(CATALOG, topic);
 
 export const definitionOf = (topic: Topic): EventDefinition => CATALOG[topic] as unknown as EventDefinition;
+
+/** Every `schemaVersion` consumers of `topic` accept, oldest first; the last is the one producers publish. */
+export const acceptedVersions = (topic: Topic): number[] => {
+  const definition = definitionOf(topic);
+  return [...definition.earlier.map((v) => v.schemaVersion), definition.schemaVersion];
+};
+
+/** The payload schema of one version a definition accepts (undefined for a version it does not accept). */
+export const versionSchema = (definition: EventDefinition, schemaVersion: number): z.ZodObject | undefined =>
+  schemaVersion === definition.schemaVersion
+    ? definition.schema
+    : definition.earlier.find((v) => v.schemaVersion === schemaVersion)?.schema;
+
+/** The payload schema of one accepted version of `topic` (undefined for a version it does not accept). */
+export const payloadSchemaOf = (topic: Topic, schemaVersion: number): z.ZodObject | undefined =>
+  versionSchema(definitionOf(topic), schemaVersion);
 
 /** Topic-level Kafka configs the bus sets (names as Kafka spells them); everything else is the broker default. */
 export interface TopicConfigs {

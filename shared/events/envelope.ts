@@ -1,7 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type ZodError, z } from 'zod';
 import { EventValidationError, type FieldIssue, MalformedRecordError, UnknownTopicError } from '../errors.ts';
-import { CATALOG, type EventOf, isCatalogTopic, type PayloadOf, type Topic } from './catalog.ts';
+import {
+  acceptedVersions,
+  CATALOG,
+  definitionOf,
+  type EventOf,
+  isCatalogTopic,
+  type PayloadOf,
+  payloadSchemaOf,
+  type Topic,
+} from './catalog.ts';
 import { type Actor, actor, id, isoDateTime } from './fields.ts';
 
 /**
@@ -49,27 +58,30 @@ export const MAX_EVENT_BYTES = 1_000_000;
 const SPEC_VERSION = '1.0';
 
 const strictSchemas = new Map<Topic, z.ZodObject>();
-const lenientSchemas = new Map<Topic, z.ZodObject>();
-const seedSchemas = new Map<Topic, z.ZodObject>();
+const readSchemas = new Map<string, z.ZodObject>();
+const seedEnvelope = envelopeSchema.omit({ actor: true });
 
-/** A seed-shaped value has no actor: the rest of the envelope is derived, so validated as usual. */
-const seedSchema = (topic: Topic): z.ZodObject => {
-  let schema = seedSchemas.get(topic);
+/**
+ * What a consumer validates a value of `version` against: that version's payload and the envelope, unknown
+ * fields tolerated. A seed-shaped value has no actor: the rest of its envelope is derived, so validated as usual.
+ */
+const readSchema = (topic: Topic, version: number, seedShaped: boolean): z.ZodObject => {
+  const id = `${topic}|${version}|${seedShaped}`;
+  let schema = readSchemas.get(id);
   if (!schema) {
-    schema = CATALOG[topic].schema.extend(envelopeSchema.omit({ actor: true }).shape);
-    seedSchemas.set(topic, schema);
+    const payload = payloadSchemaOf(topic, version) ?? CATALOG[topic].schema;
+    schema = payload.extend((seedShaped ? seedEnvelope : envelopeSchema).shape);
+    readSchemas.set(id, schema);
   }
   return schema;
 };
 
-/** Publishing is strict (unknown fields are a mistake); consuming tolerates fields added by newer producers. */
-const fullSchema = (topic: Topic, strict: boolean): z.ZodObject => {
-  const cache = strict ? strictSchemas : lenientSchemas;
-  let schema = cache.get(topic);
+/** Publishing is strict (unknown fields are a mistake); consuming (readSchema) tolerates fields added by newer producers. */
+const publishSchema = (topic: Topic): z.ZodObject => {
+  let schema = strictSchemas.get(topic);
   if (!schema) {
-    const merged = CATALOG[topic].schema.extend(envelopeSchema.shape);
-    schema = strict ? merged.strict() : merged;
-    cache.set(topic, schema);
+    schema = CATALOG[topic].schema.extend(envelopeSchema.shape).strict();
+    strictSchemas.set(topic, schema);
   }
   return schema;
 };
@@ -108,7 +120,7 @@ export const encodeEvent = <T extends Topic>(
     correlationId: meta.correlationId ?? eventId,
     ...(meta.causationId === undefined ? {} : { causationId: meta.causationId }),
   };
-  const parsed = fullSchema(topic, true).safeParse(candidate);
+  const parsed = publishSchema(topic).safeParse(candidate);
   if (!parsed.success) throw new EventValidationError(topic, toFieldIssues(parsed.error));
   const { eventType, timestamp, service, ...rest } = parsed.data as BusEvent;
   // Seed order: eventType, payload fields, timestamp, service; then the envelope additions.
@@ -258,25 +270,65 @@ export const decodeEvent = (
   const anomalies: DecodeAnomaly[] = [];
   checkEventType(topic, fields.eventType, anomalies);
   const seedShaped = origin !== undefined && PRODUCER_ENVELOPE_FIELDS.every((f) => !(f in fields));
-  let parsed: ReturnType<z.ZodObject['safeParse']>;
+  let candidate: Record<string, unknown>;
   if (seedShaped) {
     anomalies.unshift('seed-shaped');
     const eventId = uuidV5(originalCoordinates(topic, origin, anomalies));
-    parsed = seedSchema(topic).safeParse({
+    candidate = {
       ...fields,
       eventType: topic,
       eventId,
       schemaVersion: 1,
       correlationId: eventId,
       timestamp: seedTimestamp(fields.timestamp),
-    });
+    };
   } else {
-    parsed = fullSchema(topic, false).safeParse({ ...fields, eventType: topic });
+    candidate = { ...fields, eventType: topic };
   }
-  if (!parsed.success) throw new EventValidationError(topic, toFieldIssues(parsed.error));
-  const event = parsed.data as BusEvent;
+  const event = readVersion(topic, candidate, seedShaped);
   if (anomalies.length > 0) decodeAnomalies.set(event, anomalies);
   return event;
+};
+
+/**
+ * Validates a value against the version it names (`schemaVersion`) and returns it in the newest version's
+ * shape: an earlier version's payload goes through its `upgrade`, and the result is validated against the
+ * newest schema. `schemaVersion` stays the version that was published (the audit records it). A version the
+ * topic does not accept (newer than this code, or retired) is a permanent failure naming the accepted ones:
+ * the record is dead-lettered and can be replayed once a consumer that knows it is deployed.
+ */
+const readVersion = (topic: Topic, candidate: Record<string, unknown>, seedShaped: boolean): BusEvent => {
+  const definition = definitionOf(topic);
+  const version = candidate.schemaVersion;
+  const known = typeof version === 'number' && payloadSchemaOf(topic, version) !== undefined;
+  if (!known && Number.isInteger(version) && (version as number) > 0) {
+    const accepted = acceptedVersions(topic).join(', ');
+    throw new EventValidationError(topic, [
+      { path: 'schemaVersion', message: `version ${version} is not accepted here (accepted: ${accepted})` },
+    ]);
+  }
+  const read = readSchema(topic, known ? (version as number) : definition.schemaVersion, seedShaped);
+  const parsed = read.safeParse(candidate);
+  if (!parsed.success) throw new EventValidationError(topic, toFieldIssues(parsed.error));
+  const earlier = definition.earlier.find((v) => v.schemaVersion === version);
+  if (!earlier) return parsed.data as BusEvent;
+  const payload: Record<string, unknown> = {};
+  const envelope: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(parsed.data)) {
+    (Object.hasOwn(earlier.schema.shape, field) ? payload : envelope)[field] = value;
+  }
+  const upgraded = readSchema(topic, definition.schemaVersion, seedShaped).safeParse({
+    ...(earlier.upgrade(payload as never) as object),
+    ...envelope,
+  });
+  if (!upgraded.success) {
+    const issues = toFieldIssues(upgraded.error).map((i) => ({
+      ...i,
+      message: `${i.message} (after upgrading version ${version} to ${definition.schemaVersion})`,
+    }));
+    throw new EventValidationError(topic, issues);
+  }
+  return upgraded.data as BusEvent;
 };
 
 /** Event types are catalog names, safe to echo; anything else is summarised by its JS type only. */

@@ -1,6 +1,14 @@
 import { z } from 'zod';
-import { CATALOG, catalogTopics, type Topic, type TopicSpec, topicSpecs } from '../catalog.ts';
+import {
+  acceptedVersions,
+  CATALOG,
+  catalogTopics,
+  type Topic,
+  type TopicSpec,
+  topicSpecs,
+} from '../catalog.ts';
 import { envelopeSchema } from '../envelope.ts';
+import { schemaPath } from '../schemas/json-schema.ts';
 import { DLQ_TOPIC } from '../topics.ts';
 
 /**
@@ -83,6 +91,9 @@ export const generateAsyncApi = (): Record<string, unknown> => {
       'x-partition-key': definition.key,
       'x-phi-fields': [...definition.phi],
       'x-schema-version': definition.schemaVersion,
+      'x-compatibility': definition.compatibility,
+      // The released contract (npm run schemas): every version consumers accept, the last one published.
+      'x-released-schemas': acceptedVersions(topic).map((version) => schemaPath(topic, version)),
     };
     channels[channelId(topic)] = {
       address: topic,
