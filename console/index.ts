@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { getRequestListener } from '@hono/node-server';
-import { esmConsumerGroupId } from '../infra/consumers.ts';
 import { operatorName } from '../infra/ops/dlq-cli.ts';
 import { DEAD_LETTER_QUEUE } from '../infra/resources.ts';
 import { createKafka } from '../shared/kafka/config.ts';
@@ -42,7 +41,8 @@ export const openConsole = async (setup: ConsoleSetup): Promise<ConsoleHandle> =
     kafka,
     dlq: { kafka, ...(sqs && queueUrl ? { sqs: { client: sqs, queueUrl } } : {}), print: () => undefined },
     producer,
-    groupIdFor: setup.groupIdFor ?? esmConsumerGroupId,
+    // The local ESM emulator reads every topic of a function as its one group (the definition's groupId).
+    groupIdFor: setup.groupIdFor ?? ((consumer) => consumer.groupId),
     operator: operatorName(),
   };
   const lag = new LagHistory(setup.probe);

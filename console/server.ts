@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Context, Hono } from 'hono';
 import { csrf } from 'hono/csrf';
 import { html, raw } from 'hono/html';
+import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { DlqEntry } from '../infra/ops/dlq.ts';
@@ -137,7 +138,17 @@ export const createConsole = (options: ConsoleOptions): Hono => {
     );
   };
 
-  app.onError((error, c) => fail(c, 'Error', error));
+  app.onError((error, c) =>
+    error instanceof HTTPException && error.status === 403
+      ? c.html(
+          page(
+            'Refused',
+            html`<p class="error" role="alert">Refused: state-changing requests must come from the console's own pages.</p>`,
+          ),
+          403,
+        )
+      : fail(c, 'Error', error),
+  );
   app.notFound((c) => c.html(page('Not found', html`<p class="error">No page ${c.req.path}.</p>`), 404));
 
   app.get('/', (c) => c.redirect('/flows'));
