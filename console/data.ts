@@ -438,8 +438,14 @@ export const accessReport = async (rawPatient: string): Promise<AccessRow[]> => 
   }));
 };
 
-const csvCell = (v: string) =>
-  /[",\n\r]/.test(v) || /^[=+\-@]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+/**
+ * RFC 4180 quoting, and a leading apostrophe on a cell a spreadsheet would read as a formula (=, +, -, @,
+ * tab, CR: OWASP's CSV injection advice), since ids and descriptions come from events.
+ */
+const csvCell = (value: string) => {
+  const v = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+};
 
 export const accessReportCsv = (rows: AccessRow[]): string =>
   [

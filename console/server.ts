@@ -328,7 +328,8 @@ ${revealForm({ deadLetterId: id }, back)}
       checkId('dead letter id', String(x)),
     );
     if (ids.length === 0) throw new InputError('Select at least one dead letter to replay.');
-    const all = await deadLetters(deps, true);
+    // The listing of the last few seconds: a replay refreshes it, so a replayed entry is known as such.
+    const all = await deadLetters(deps);
     return ids.map((id) => {
       const e = all.find((x) => x.id === id);
       if (!e) throw new InputError(`No dead letter ${id}: it was replayed and removed, or never existed.`);

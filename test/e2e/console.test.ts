@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { queryAudit } from '../../functions/audit/store.ts';
 import { demoPhi, playDemo } from '../../infra/local/demo.ts';
 import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
@@ -39,14 +39,16 @@ describe('operator console', () => {
   let phiValues: string[] = [];
   const published = new Map<string, string>(); // topic → eventId (the demo publishes each topic once)
 
+  /** The page's text as a reader sees it (no hidden fields, no markup). */
+  const visibleText = () => page.evaluate('document.body.innerText') as Promise<string>;
   const go = async (path: string) => {
     const response = await page.goto(`${base}${path}`, { waitUntil: 'domcontentloaded' });
-    return { status: response?.status() ?? 0, text: await page.evaluate(() => document.body.innerText) };
+    return { status: response?.status() ?? 0, text: await visibleText() };
   };
   const content = () => page.content();
   const submit = async (selector: string) => {
     await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click(selector)]);
-    return page.evaluate(() => document.body.innerText);
+    return visibleText();
   };
   const shot = async (name: string) => {
     if (!SHOTS) return;
@@ -66,7 +68,12 @@ describe('operator console', () => {
 
   beforeAll(async () => {
     process.env.KAFKA_BROKERS = broker.brokers();
-    const [started, launched] = await Promise.all([startStack({ freePorts: true }), launchBrowser()]);
+    // `npm start` tells its user each step on stdout; the test's output is its results.
+    const quiet = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const [started, launched] = await Promise.all([
+      startStack({ freePorts: true }).finally(() => quiet.mockRestore()),
+      launchBrowser(),
+    ]);
     stack = started;
     browser = launched;
     page = await browser.newPage();
@@ -99,9 +106,11 @@ describe('operator console', () => {
 
   it('shows every step of both demo flows, with actors and what each consumer did, and no PHI', async () => {
     // Act
+    const byPatient = await go(`/flows?kind=patientId&id=pat-${run}`);
+    await noPhiIn('patient search');
+    await shot('flow-timeline');
     const flow1 = await go(`/flows?kind=appointmentId&id=apt-${run}`);
     await noPhiIn('flow 1');
-    await shot('flow-timeline');
     const flow2 = await go(`/flows?kind=appointmentId&id=apt-${run}-2`);
     await noPhiIn('flow 2');
     const byCorrelation = await go(
@@ -137,6 +146,7 @@ describe('operator console', () => {
       ),
     );
     expect(byCorrelation.text).toContain('medical.consultation.created');
+    expect(byPatient.text).toContain('5 event(s)'); // the registration and both flows
     for (const topic of [
       TOPICS.APPOINTMENT_REQUESTED,
       TOPICS.APPOINTMENT_CONFIRMED,
