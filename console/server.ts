@@ -230,7 +230,7 @@ ${item.phiFields.length ? html`<div class="small">${item.phiFields.join(', ')}: 
 <dl class="revealed">${Object.entries(shown.fields).map(([k, v]) => html`<dt>${k}</dt><dd>${typeof v === 'string' ? v : JSON.stringify(v)}</dd>`)}</dl>
 ${Object.keys(shown.fields).length ? '' : html`<p>This record carries none of its topic's PHI fields.</p>`}
 <p><a href="${safeBack}">Back</a></p>`,
-          `This reveal is recorded in the audit trail (ops.phi.revealed, event ${shown.auditEventId}): operator ${deps.operator}, this record, now.`,
+          `This reveal is recorded in the audit trail (ops.phi.revealed, event ${shown.auditEventId}): operator ${deps.operator}, this record, at ${new Date().toISOString()}.`,
         ),
       );
     } catch (error) {

@@ -96,7 +96,7 @@ describe('operator console', () => {
       if (m?.[1] && m[2]) published.set(m[1], m[2]);
     }
     await eventually(caughtUp, 30_000);
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
