@@ -18,14 +18,16 @@ export interface ConsumerSnapshot {
 
 /**
  * The consumers' state and lag, as `/health/kafka` reports them (this process's consumers under `npm start`,
- * the event-source mappings on a stage), sampled every `everyMs` while the console runs; the last
- * `keepMs` of samples feed the lag chart.
+ * the event-source mappings on a stage), sampled every `everyMs` from the first view of the Consumers page
+ * until nobody has looked for `keepMs` (a stack nobody watches pays nothing); the last `keepMs` of samples
+ * feed the lag chart.
  */
 export class LagHistory {
   readonly #samples: LagSample[] = [];
   #last: ConsumerSnapshot | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<ConsumerSnapshot> | undefined;
+  #viewedAt = 0;
 
   constructor(
     private readonly probe: ConsumerProbe | undefined,
@@ -33,8 +35,13 @@ export class LagHistory {
     private readonly keepMs = 10 * 60_000,
   ) {}
 
-  start(): void {
-    this.#timer ??= setInterval(() => void this.sample().catch(() => undefined), this.everyMs);
+  /** Someone is looking: sample from now on (until nobody has looked for `keepMs`). */
+  watch(): void {
+    this.#viewedAt = Date.now();
+    this.#timer ??= setInterval(() => {
+      if (Date.now() - this.#viewedAt > this.keepMs) this.stop();
+      else void this.sample().catch(() => undefined);
+    }, this.everyMs);
     this.#timer.unref();
   }
 

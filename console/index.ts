@@ -46,7 +46,6 @@ export const openConsole = async (setup: ConsoleSetup): Promise<ConsoleHandle> =
     operator: operatorName(),
   };
   const lag = new LagHistory(setup.probe);
-  lag.start();
   let port = 0;
   const hosts = () => [
     ...['127.0.0.1', 'localhost', '[::1]'].map((h) => `${h}:${port}`),

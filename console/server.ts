@@ -482,9 +482,13 @@ ${rows.map((r) => html`<tr data-event-id="${r.eventId}"><td>${r.when}</td><td>${
   });
 
   // ---- Consumers ----
-  app.get('/consumers.json', async (c) => c.json(await lag.latest()));
+  app.get('/consumers.json', async (c) => {
+    lag.watch();
+    return c.json(await lag.latest());
+  });
   app.get('/consumers', async (c) => {
-    const snap = await lag.latest();
+    lag.watch();
+    const snap = await lag.sample();
     return c.html(
       page(
         'Consumers',

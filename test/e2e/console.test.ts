@@ -78,6 +78,7 @@ describe('operator console', () => {
     browser = launched;
     page = await browser.newPage();
     base = `http://127.0.0.1:${stack.port}`;
+    await go('/consumers'); // the lag chart samples from its first view on: let it see the demo
     const result = await playDemo(
       {
         kafka: await createKafka(),
