@@ -5,6 +5,7 @@ import { type AuditEntry, auditKey, type ChainedAuditEntry } from '../functions/
 import { type AuditIndex, queryAudit } from '../functions/audit/store.ts';
 import { type Channel, deliveryId, getDelivery } from '../functions/notification/deliveries.ts';
 import { CONSUMERS, type ConsumerDefinition } from '../infra/consumers.ts';
+import { parseFunctionName } from '../infra/names.ts';
 import { describeProblem, verifyChainAt } from '../infra/ops/audit-cli.ts';
 import { type DlqEntry, describeRecords, phiValuesOf, recordsOf, scrub } from '../infra/ops/dlq.ts';
 import { type DlqContext, listEntries } from '../infra/ops/dlq-cli.ts';
@@ -49,9 +50,11 @@ export interface ConsoleDeps {
 
 export interface Outcome {
   consumer: string;
-  /** handled | pending | dead-lettered */
+  /** handled | pending | dead-lettered | dead-lettered, replayed */
   status: string;
   detail: string;
+  /** The dead letter, for a dead-lettered outcome. */
+  deadLetterId?: string;
 }
 
 export interface TimelineItem {
@@ -168,7 +171,8 @@ export const findFlow = async (
     ...ids.appointments,
     ...(kind === 'patientId' || kind === 'doctorId' ? [value] : []),
   ]);
-  const letters = (await deadLetters(deps)).filter((d) => {
+  const all = await deadLetters(deps);
+  const byIds = all.filter((d) => {
     const v = letterValue(d);
     if (!v) return false;
     return ['eventId', 'correlationId', 'appointmentId', 'patientId', 'doctorId'].some((f) => {
@@ -176,12 +180,25 @@ export const findFlow = async (
       return x !== undefined && matchValues.has(x) && (f !== 'patientId' || kind === 'patientId');
     });
   });
-  if (flow.size === 0 && letters.length === 0)
+  if (flow.size === 0 && byIds.length === 0)
     throw new InputError(`No event found for ${kind} "${value}" (audit trail and dead letters searched).`);
 
   const offsets = await committedOffsets(deps, [...flow.values()]);
   const items: TimelineItem[] = [];
+  const attached = new Set<string>();
   for (const e of flow.values()) {
+    // Dead letters of this event: its record (either tier's offsets), or a copy of it (same eventId).
+    const letters = all.filter(
+      (d) =>
+        d.ranges.some(
+          (r) =>
+            r.topic === e.topic &&
+            r.partition === e.partition &&
+            BigInt(r.first) <= BigInt(e.offset) &&
+            BigInt(e.offset) <= BigInt(r.last),
+        ) || str(letterValue(d)?.eventId) === e.eventId,
+    );
+    for (const d of letters) attached.add(d.id);
     items.push({
       kind: 'event',
       eventId: e.eventId,
@@ -190,11 +207,14 @@ export const findFlow = async (
       actor: actorOf(e),
       summary: summaryOf(e.metadata),
       phiFields: phiFieldsOf(e.topic),
-      outcomes: await outcomesOf(deps, e, [...flow.values()], offsets),
+      outcomes: [
+        ...(await outcomesOf(deps, e, [...flow.values()], offsets)),
+        ...(await Promise.all(letters.map((d) => letterOutcome(deps, d)))),
+      ],
       record: { topic: e.topic, partition: e.partition, offset: e.offset },
     });
   }
-  for (const d of letters) {
+  for (const d of byIds.filter((x) => !attached.has(x.id))) {
     const v = letterValue(d) ?? {};
     const topic = d.letter?.originalTopic ?? d.ranges[0]?.topic ?? '';
     const actor = v.actor as { id?: string; type?: string } | undefined;
@@ -208,18 +228,23 @@ export const findFlow = async (
         Object.fromEntries(Object.entries(v).filter(([k]) => !phiFieldsOf(topic).includes(k))),
       ),
       phiFields: phiFieldsOf(topic),
-      outcomes: [
-        {
-          consumer: d.failedBy,
-          status: d.replays?.length ? 'dead-lettered, replayed' : 'dead-lettered',
-          detail: scrub(d.reason, phiValuesOf(d.letter ? [await firstRecord(deps, d)] : [])),
-        },
-      ],
+      outcomes: [await letterOutcome(deps, d)],
       deadLetterId: d.id,
     });
   }
   return items.sort((a, b) => a.at.localeCompare(b.at));
 };
+
+/** A dead letter as an outcome: who gave up, why (scrubbed of the record's PHI values), replayed or not. */
+const letterOutcome = async (deps: ConsoleDeps, d: DlqEntry): Promise<Outcome> => ({
+  consumer: parseFunctionName(d.failedBy)?.name ?? d.failedBy,
+  status: d.replays?.length ? 'dead-lettered, replayed' : 'dead-lettered',
+  detail: `${d.source === 'kafka' ? 'dead-lettered' : 'given up by its event-source mapping'}: ${scrub(
+    d.reason,
+    phiValuesOf(d.letter ? [await firstRecord(deps, d)] : []),
+  )}${d.replays?.length ? ` (replayed ${d.replays.length}×)` : ''}`,
+  deadLetterId: d.id,
+});
 
 const firstRecord = async (deps: ConsoleDeps, d: DlqEntry) =>
   (await recordsOf(deps.kafka, d))[0] as RawRecord;
@@ -305,14 +330,18 @@ export interface Revealed {
  */
 export const revealRecord = async (
   deps: ConsoleDeps,
-  ref: { eventId?: string; deadLetterId?: string },
+  ref: { eventId?: string; deadLetterId?: string; recordIndex?: number },
 ): Promise<Revealed> => {
   let record: RawRecord | undefined;
   let entry: AuditEntry | undefined;
   if (ref.deadLetterId) {
     const d = (await deadLetters(deps)).find((x) => x.id === ref.deadLetterId);
     if (!d) throw new InputError(`No dead letter ${ref.deadLetterId}.`);
-    record = (await recordsOf(deps.kafka, d))[0];
+    const records = await recordsOf(deps.kafka, d);
+    const index = ref.recordIndex ?? 0;
+    if (!Number.isInteger(index) || index < 0 || index >= Math.max(records.length, 1))
+      throw new InputError(`Dead letter ${ref.deadLetterId} has no record #${index + 1}.`);
+    record = records[index];
   } else {
     const eventId = checkId('eventId', ref.eventId);
     entry = await getEntry(eventId);
@@ -329,8 +358,14 @@ export const revealRecord = async (
   }
   if (!record) throw new InputError('The record is no longer in Kafka (retention); nothing to reveal.');
   const [described] = describeRecords([record], true);
-  const value = (described?.value ?? {}) as Record<string, unknown>;
-  const phi = isCatalogTopic(record.topic) ? phiFieldsOf(record.topic) : Object.keys(value);
+  const parsed = described?.value;
+  // Bytes that are not a JSON object (a malformed record) are revealed whole, as one field.
+  const value: Record<string, unknown> =
+    parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : { value: parsed };
+  const phi =
+    isCatalogTopic(record.topic) && 'eventType' in value ? phiFieldsOf(record.topic) : Object.keys(value);
   const fields = Object.fromEntries(phi.filter((f) => f in value).map((f) => [f, value[f]]));
   const patientField = isCatalogTopic(record.topic)
     ? (CATALOG[record.topic] as { patientField?: string }).patientField

@@ -163,10 +163,14 @@ export const createConsole = (options: ConsoleOptions): Hono => {
 <label>Search by <select name="kind">${SEARCH_KINDS.map((k) => html`<option value="${k}"${k === kind ? raw(' selected') : ''}>${k}</option>`)}</select></label>
 <input name="id" value="${id}" placeholder="an id" size="40" aria-label="id"> <button>Show the flow</button></form>`;
 
-  const revealForm = (fields: { eventId?: string; deadLetterId?: string }, back: string) =>
+  const revealForm = (
+    fields: { eventId?: string; deadLetterId?: string; recordIndex?: number },
+    back: string,
+  ) =>
     html`<form method="post" action="/reveal" class="inline">${tokenField}
 ${fields.eventId ? html`<input type="hidden" name="eventId" value="${fields.eventId}">` : ''}
 ${fields.deadLetterId ? html`<input type="hidden" name="deadLetterId" value="${fields.deadLetterId}">` : ''}
+${fields.recordIndex ? html`<input type="hidden" name="recordIndex" value="${fields.recordIndex}">` : ''}
 <input type="hidden" name="back" value="${back}">
 <button class="reveal" title="Shows this record's PHI fields; the reveal is written to the audit trail">Reveal PHI</button></form>`;
 
@@ -180,7 +184,7 @@ ${fields.deadLetterId ? html`<input type="hidden" name="deadLetterId" value="${f
 <td>${item.at}</td><td><code>${item.topic}</code><div class="small">event ${item.eventId}</div></td>
 <td>${item.actor}</td><td>${kv(item.summary)}
 ${item.phiFields.length ? html`<div class="small">${item.phiFields.join(', ')}: ${HIDDEN} ${revealForm(item.kind === 'event' ? { eventId: item.eventId } : { deadLetterId: item.deadLetterId ?? '' }, back)}</div>` : ''}</td>
-<td><ul class="outcomes">${item.outcomes.map((o) => html`<li class="${o.status.replace(/[^a-z]+/g, '-')}"><b>${o.consumer}</b>: ${o.detail}${item.deadLetterId ? html` <a href="/dead-letters/${encodeURIComponent(item.deadLetterId)}">open</a>` : ''}</li>`)}</ul></td></tr>`;
+<td><ul class="outcomes">${item.outcomes.map((o) => html`<li class="${o.status.replace(/[^a-z]+/g, '-')}"><b>${o.consumer}</b>: ${o.detail}${o.deadLetterId ? html` <a href="/dead-letters/${encodeURIComponent(o.deadLetterId)}">open</a>` : ''}</li>`)}</ul></td></tr>`;
 
   app.get('/flows', async (c) => {
     const kind = (c.req.query('kind') ?? 'appointmentId') as SearchKind;
@@ -220,13 +224,14 @@ ${item.phiFields.length ? html`<div class="small">${item.phiFields.join(', ')}: 
       const ref = {
         ...(body.eventId ? { eventId: String(body.eventId) } : {}),
         ...(body.deadLetterId ? { deadLetterId: checkId('dead letter id', String(body.deadLetterId)) } : {}),
+        ...(body.recordIndex ? { recordIndex: Number(body.recordIndex) } : {}),
       };
       if (!ref.eventId && !ref.deadLetterId) throw new InputError('Name the record to reveal.');
       const shown = await revealRecord(deps, ref);
       return c.html(
         page(
           'Revealed record',
-          html`<p>PHI fields of ${ref.eventId ? html`event <code>${ref.eventId}</code>` : html`dead letter <code>${ref.deadLetterId}</code>`}:</p>
+          html`<p>PHI fields of ${ref.eventId ? html`event <code>${ref.eventId}</code>` : html`dead letter <code>${ref.deadLetterId}</code>, record #${(ref.recordIndex ?? 0) + 1}`}:</p>
 <dl class="revealed">${Object.entries(shown.fields).map(([k, v]) => html`<dt>${k}</dt><dd>${typeof v === 'string' ? v : JSON.stringify(v)}</dd>`)}</dl>
 ${Object.keys(shown.fields).length ? '' : html`<p>This record carries none of its topic's PHI fields.</p>`}
 <p><a href="${safeBack}">Back</a></p>`,
@@ -311,8 +316,7 @@ ${shown.map(
 <dt>failed by</dt><dd>${d.entry.failedBy}</dd><dt>reason</dt><dd>${d.reason}</dd><dt>when</dt><dd>${d.entry.timestamp} (${age(d.entry.timestamp)} ago)</dd>
 <dt>records</dt><dd><code>${where(d.entry)}</code></dd>
 <dt>replayed</dt><dd>${d.entry.replays?.length ? d.entry.replays.map((r) => html`${r.at} by ${r.by} → ${r.target}<br>`) : 'never'}</dd></dl>
-<h2>Original record(s), PHI fields hidden</h2>${d.records.map((r) => html`<pre>${JSON.stringify(r, null, 2)}</pre>`)}
-${revealForm({ deadLetterId: id }, back)}
+<h2>Original record(s), PHI fields hidden</h2>${d.records.map((r, i) => html`<pre>${JSON.stringify(r, null, 2)}</pre>${revealForm({ deadLetterId: id, recordIndex: i }, back)}`)}
 <form method="post" action="/dead-letters/confirm">${tokenField}<input type="hidden" name="id" value="${id}"><button>Replay…</button></form>`,
         ),
       );

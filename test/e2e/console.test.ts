@@ -206,6 +206,7 @@ describe('operator console', () => {
     await submit('form[action="/dead-letters/confirm"] button');
     const refused = await submit('button.danger');
     const audited = await queryAudit('byResource', `document#${documentId}`);
+    const timeline = await go(`/flows?kind=eventId&id=${eventId}`);
 
     // Assess
     expect(list.text).toContain(entryId);
@@ -219,6 +220,10 @@ describe('operator console', () => {
     expect(audited.map((e) => e.eventId)).toEqual([eventId]);
     expect(again.text).toMatch(/1×, last \S+ by /);
     expect(refused).toContain('already replayed');
+    // The event's timeline: audited once, and its dead letter with the reason and the replay
+    expect(timeline.text).toMatch(
+      /medical\.document\.deleted[\s\S]*audit: audited[\s\S]*audit: dead-lettered: ResourceNotFoundException[^\n]*\(replayed 1×\)/,
+    );
   });
 
   it("records a reveal in the audit trail and lists it in the patient's access report, exportable as CSV and JSON", async () => {
