@@ -30,7 +30,15 @@ import {
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 const require = createRequire(import.meta.url);
-const asset = (file: string) => readFileSync(file, 'utf8');
+const assetCache = new Map<string, string>();
+const asset = (file: string) => {
+  let text = assetCache.get(file);
+  if (text === undefined) {
+    text = readFileSync(file, 'utf8');
+    assetCache.set(file, text);
+  }
+  return text;
+};
 const ASSETS: Record<string, { type: string; body: () => string }> = {
   'uplot.js': { type: 'text/javascript', body: () => asset(require.resolve('uplot/dist/uPlot.iife.min.js')) },
   'uplot.css': { type: 'text/css', body: () => asset(require.resolve('uplot/dist/uPlot.min.css')) },
@@ -79,7 +87,8 @@ export const createConsole = (options: ConsoleOptions): Hono => {
     if (origin && origin !== 'null' && !options.hosts().some((h) => origin === `http://${h}`))
       return c.text('Cross-origin requests are refused.', 403);
     await next();
-    c.header('cache-control', 'no-store');
+    // Pages may hold PHI once revealed: never cached. The static assets may be.
+    c.header('cache-control', c.req.path.startsWith('/assets/') ? 'max-age=3600' : 'no-store');
   });
   app.use(
     '*',
