@@ -4,7 +4,10 @@
  * the stage's resources by the names the CDK app gives them (infra/names.ts): the MSK cluster
  * `esante-<stage>` (Kafka over IAM, brokers from GetBootstrapBrokers), the tables `<stage>-esante-*` and the
  * ESM dead-letter queue `<stage>-esante-esm-dlq`; the consumers' state and lag come from the functions'
- * event-source mappings and CloudWatch OffsetLag, as the health function reports them.
+ * event-source mappings and CloudWatch OffsetLag, as the health function reports them. The operator is the
+ * caller's ARN (STS GetCallerIdentity). The credentials need read access to the tables, the queue
+ * (receive, change visibility, delete for replays), Lambda ListEventSourceMappings, CloudWatch GetMetricData,
+ * and the cluster (read the topics, write the replayed ones, `esante.dlq` and `ops.phi.revealed`).
  *
  * Locally the console is part of `npm start` (http://127.0.0.1:3000/).
  */
@@ -14,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KafkaClient, ListClustersV2Command } from '@aws-sdk/client-kafka';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mappingConsumers } from '../functions/health/mappings.ts';
 import { awsConsumerGroupId } from '../infra/constructs/kafka-access.ts';
 import { CONSUMERS } from '../infra/consumers.ts';
@@ -72,8 +76,15 @@ export const main = async (argv: string[]): Promise<number> => {
   const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   if (!region) throw new Error("Give the stage's region: --region <region> or AWS_REGION");
   Object.assign(process.env, await stageEnvironment(stage, region));
+  // On a stage the operator is the AWS principal whose credentials the console uses (the actor of its
+  // reveals and replays), not a name anyone can set.
+  const sts = new STSClient({ region });
+  const { Arn } = await sts.send(new GetCallerIdentityCommand({})).finally(() => sts.destroy());
+  if (!Arn) throw new Error('STS GetCallerIdentity named no caller');
+  process.env.CONSOLE_OPERATOR = Arn.slice(0, 128);
   const operatorConsole = await openConsole({
     stage,
+    operator: Arn.slice(0, 128),
     groupIdFor: (consumer, topic) => awsConsumerGroupId(stage, consumer, topic),
     probe: mappingConsumers({ functions: CONSUMERS.map((c) => functionName(stage, c.name)) }),
   });

@@ -181,7 +181,13 @@ export const findFlow = async (
     });
   });
   if (flow.size === 0 && byIds.length === 0)
-    throw new InputError(`No event found for ${kind} "${value}" (audit trail and dead letters searched).`);
+    throw new InputError(
+      `No event found for ${kind} "${value}" (audit trail and dead letters searched).${
+        kind === 'correlationId'
+          ? ' A correlationId is found through the event that started the flow, whose eventId it is unless its producer gave another: search by that event, the appointment or the patient.'
+          : ''
+      }`,
+    );
 
   const offsets = await committedOffsets(deps, [...flow.values()]);
   const items: TimelineItem[] = [];

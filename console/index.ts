@@ -26,6 +26,8 @@ export interface ConsoleSetup {
   probe?: ConsumerProbe;
   /** Extra host:port values to accept (e.g. a name the operator put in front of it). */
   hosts?: string[];
+  /** Who is at the console; CONSOLE_OPERATOR or the OS user by default (infra/ops/dlq-cli.ts operatorName). */
+  operator?: string;
 }
 
 /**
@@ -43,7 +45,7 @@ export const openConsole = async (setup: ConsoleSetup): Promise<ConsoleHandle> =
     producer,
     // The local ESM emulator reads every topic of a function as its one group (the definition's groupId).
     groupIdFor: setup.groupIdFor ?? ((consumer) => consumer.groupId),
-    operator: operatorName(),
+    operator: setup.operator ?? operatorName(),
   };
   const lag = new LagHistory(setup.probe);
   let port = 0;
