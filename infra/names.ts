@@ -29,3 +29,9 @@ export const parseFunctionName = (nameOrArn: string): { stage: string; name: str
   if (!match?.[1] || !match[2] || !NAME.test(match[2])) return undefined;
   return { stage: match[1], name: match[2] };
 };
+
+/** A table's or the dead-letter queue's physical name on a stage (the CDK data stack's; locally `name` itself). */
+export const stageResourceName = (stage: string, name: string): string => `${stage}-${name}`;
+
+/** The MSK cluster of a stage. */
+export const stageClusterName = (stage: string): string => `esante-${stage}`;

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { type ConsoleHandle, openConsole } from '../../console/index.ts';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
 import { createKafka } from '../../shared/kafka/config.ts';
 import { producer } from '../../shared/kafka/producer.ts';
@@ -29,7 +30,8 @@ import { groupCoordinatorsReady } from './kafka/ready.ts';
  *  - AWS: DYNAMODB_ENDPOINT / SES_ENDPOINT / SQS_ENDPOINT when set, otherwise dynalite, aws-ses-v2-local and
  *    ElasticMQ on their usual ports; tables and the ESM dead-letter queue are provisioned either way;
  *  - topics from the catalog (provisionTopics), then one ESM per definition of infra/consumers.ts;
- *  - GET /health/kafka on PORT (default 3000; HOST, default 127.0.0.1) answers with the health function's response.
+ *  - GET /health/kafka on PORT (default 3000; HOST, default 127.0.0.1) answers with the health function's response;
+ *    every other path there is the operator console (console/).
  * Runs until Ctrl-C, then stops everything it started. `--demo` plays the seed's flows (demo.ts);
  * `--demo --exit` exits once they are done: 0 when every step was observed, 1 otherwise. With `--exit`
  * every server it starts takes a free port, so it can run beside another stack (tests, CI).
@@ -57,9 +59,14 @@ interface Stack {
 
 const say = (line: string) => console.log(line);
 
-const healthServer = async (port: number): Promise<Server> => {
+/** `/health/kafka` as before; every other path is the operator console (console/), when it is given. */
+const healthServer = async (port: number, operatorConsole?: ConsoleHandle): Promise<Server> => {
   const health = await loadHandler('functions/health/handler.ts');
   const server = createServer((req, res) => {
+    if (req.url?.split('?')[0] !== '/health/kafka' && operatorConsole) {
+      operatorConsole.listener(req, res);
+      return;
+    }
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/health/kafka') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
       return;
@@ -131,10 +138,23 @@ export const startStack = async (options: { freePorts: boolean }): Promise<Stack
       say(`ESM: ${definition.name} ← ${definition.topics.length} topic(s) as group ${definition.groupId}`);
     }
 
-    const server = await healthServer(options.freePorts ? 0 : Number(process.env.PORT ?? 3000));
-    stops.push(() => new Promise<void>((ok) => server.close(() => ok())));
+    const operatorConsole = await openConsole({ stage: 'local' });
+    stops.push(() => operatorConsole.stop());
+    const server = await healthServer(
+      options.freePorts ? 0 : Number(process.env.PORT ?? 3000),
+      operatorConsole,
+    );
+    stops.push(
+      () =>
+        new Promise<void>((ok) => {
+          server.close(() => ok());
+          server.closeAllConnections();
+        }),
+    );
     const port = (server.address() as AddressInfo).port;
+    operatorConsole.listening(port);
     say(`Health: http://127.0.0.1:${port}/health/kafka`);
+    say(`Console: http://127.0.0.1:${port}/`);
 
     const env = { ...aws.env, KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '' };
     await writeFile(

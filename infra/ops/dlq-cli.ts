@@ -12,6 +12,7 @@
  * Environment: KAFKA_BROKERS (or MSK_CLUSTER_ARN …), ESM_DLQ_URL and SQS_ENDPOINT for the SQS queue.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, parseEnv } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -34,9 +35,10 @@ import {
   acknowledgeSqs,
   type DlqEntry,
   describeRecords,
-  listKafkaDeadLetters,
   listSqsDeadLetters,
+  markReplayed,
   phiValuesOf,
+  readDeadLetterTopic,
   recordsOf,
   scrub,
 } from './dlq.ts';
@@ -47,10 +49,27 @@ export interface DlqContext {
   print: (line: string) => void;
 }
 
-export const listEntries = async (ctx: DlqContext, source?: string): Promise<DlqEntry[]> => [
-  ...(source === 'sqs' ? [] : await listKafkaDeadLetters(ctx.kafka)),
-  ...(source === 'kafka' || !ctx.sqs ? [] : await listSqsDeadLetters(ctx.sqs.client, ctx.sqs.queueUrl)),
-];
+/** Dead letters of both tiers (or one `source`), each with the replays esante.dlq records for it. */
+export const listEntries = async (ctx: DlqContext, source?: string): Promise<DlqEntry[]> => {
+  const topic = await readDeadLetterTopic(ctx.kafka);
+  const sqs =
+    source === 'kafka' || !ctx.sqs ? [] : await listSqsDeadLetters(ctx.sqs.client, ctx.sqs.queueUrl);
+  for (const entry of sqs) {
+    const replays = topic.replays.get(entry.id);
+    if (replays) entry.replays = replays;
+  }
+  return [...(source === 'sqs' ? [] : topic.entries), ...sqs];
+};
+
+/** Who replays: the operator's name (CONSOLE_OPERATOR, else the OS user), recorded in the replay marker. */
+export const operatorName = (): string => {
+  if (process.env.CONSOLE_OPERATOR) return process.env.CONSOLE_OPERATOR;
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+};
 
 /**
  * The consumer an SQS entry's function ARN names (`…:function:esante-<stage>-<name>[:qualifier]`, as
@@ -84,7 +103,7 @@ const invokeFunction = async (fn: ConsumerDefinition, records: RawRecord[], boot
 export const replayEntry = async (
   ctx: DlqContext,
   entry: DlqEntry,
-  options: { function?: string; keep?: boolean } = {},
+  options: { function?: string; keep?: boolean; by?: string } = {},
 ): Promise<{ id: string; records: number; target: string; failures: number }> => {
   if (entry.ranges.length === 0) throw new Error(`${entry.id}: names no Kafka records to replay`);
   const records = await recordsOf(ctx.kafka, entry);
@@ -128,6 +147,14 @@ export const replayEntry = async (
     }
     target = `topic ${records[0]?.topic}`;
   }
+  if (failures === 0) {
+    await markReplayed(ctx.kafka, {
+      replayOf: entry.id,
+      at: new Date().toISOString(),
+      by: options.by ?? operatorName(),
+      target,
+    });
+  }
   if (entry.source === 'sqs' && failures === 0 && !options.keep && ctx.sqs) {
     await acknowledgeSqs(ctx.sqs.client, ctx.sqs.queueUrl, entry);
   }
@@ -161,7 +188,10 @@ export const main = async (argv: string[], ctx: DlqContext): Promise<number> => 
         const where = e.ranges.map(
           (r) => `${r.topic}-${r.partition}@${r.first}${r.last === r.first ? '' : `..${r.last}`}`,
         );
-        ctx.print(`${e.id}\t${e.timestamp}\t${where.join(',')}\t${e.failedBy}\t${reason}`);
+        const replayed = e.replays?.length
+          ? `\treplayed ${e.replays.length}x, last ${e.replays.at(-1)?.at}`
+          : '';
+        ctx.print(`${e.id}\t${e.timestamp}\t${where.join(',')}\t${e.failedBy}\t${reason}${replayed}`);
       }
       ctx.print(`${entries.length} dead letter(s)`);
       return 0;

@@ -30,7 +30,50 @@ export interface DlqEntry {
   letter?: DeadLetter;
   /** The queue message; `body` is absent when the message is not an on-failure record. */
   sqs?: { messageId: string; receiptHandle: string; body?: OnFailureBody };
+  /** Earlier replays of this entry, oldest first (replay markers on esante.dlq). */
+  replays?: ReplayMarker[];
 }
+
+/**
+ * What a replay leaves on esante.dlq beside the dead letters: which entry, when, by whom, where to. The
+ * topic is append-only, so this is how `npm run dlq -- list` and the console know an entry was replayed.
+ */
+export interface ReplayMarker {
+  replayOf: string;
+  at: string;
+  by: string;
+  target: string;
+}
+
+const isReplayMarker = (value: unknown): value is ReplayMarker => {
+  const v = value as Partial<ReplayMarker> | null;
+  return typeof v?.replayOf === 'string' && typeof v.at === 'string' && typeof v.by === 'string';
+};
+
+/** Writes a replay marker for an entry on esante.dlq (keyed by the entry id). */
+export const markReplayed = async (kafka: Kafka, marker: ReplayMarker): Promise<void> => {
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: DLQ_TOPIC,
+      acks: -1,
+      messages: [
+        {
+          key: marker.replayOf,
+          value: JSON.stringify(marker),
+          headers: { 'event-type': `${DLQ_TOPIC}.replay`, 'content-type': 'application/json' },
+        },
+      ],
+    });
+  } finally {
+    await producer.disconnect();
+  }
+};
 
 interface OnFailureBody {
   requestContext: { functionArn: string; condition: string; approximateInvokeCount: number };
@@ -59,8 +102,14 @@ const isDeadLetter = (value: unknown): value is DeadLetter => {
   );
 };
 
-/** Every dead letter on esante.dlq (all partitions, one consumer). Records not written by the bus are skipped. */
-export const listKafkaDeadLetters = async (kafka: Kafka, timeoutMs = 60_000): Promise<DlqEntry[]> => {
+/**
+ * Every dead letter on esante.dlq (all partitions, one consumer), each with its replays; `replays` also
+ * holds the markers of SQS entries (by entry id). Records not written by the bus are skipped.
+ */
+export const readDeadLetterTopic = async (
+  kafka: Kafka,
+  timeoutMs = 60_000,
+): Promise<{ entries: DlqEntry[]; replays: Map<string, ReplayMarker[]> }> => {
   const admin = kafka.admin();
   await admin.connect();
   const offsets = await admin.fetchTopicOffsets(DLQ_TOPIC).finally(() => admin.disconnect());
@@ -73,12 +122,17 @@ export const listKafkaDeadLetters = async (kafka: Kafka, timeoutMs = 60_000): Pr
       last: (BigInt(high) - 1n).toString(),
     }));
   const entries: DlqEntry[] = [];
+  const replays = new Map<string, ReplayMarker[]>();
   for (const record of await readRanges(kafka, ranges, timeoutMs)) {
     let letter: unknown;
     try {
       letter = JSON.parse(String(record.value));
     } catch {
       continue; // not ours: never written by DeadLetterPublisher
+    }
+    if (isReplayMarker(letter)) {
+      replays.set(letter.replayOf, [...(replays.get(letter.replayOf) ?? []), letter]);
+      continue;
     }
     if (!isDeadLetter(letter)) continue;
     entries.push({
@@ -98,8 +152,15 @@ export const listKafkaDeadLetters = async (kafka: Kafka, timeoutMs = 60_000): Pr
       letter,
     });
   }
-  return entries;
+  for (const entry of entries) {
+    const seen = replays.get(entry.id);
+    if (seen) entry.replays = seen;
+  }
+  return { entries, replays };
 };
+
+export const listKafkaDeadLetters = async (kafka: Kafka, timeoutMs = 60_000): Promise<DlqEntry[]> =>
+  (await readDeadLetterTopic(kafka, timeoutMs)).entries;
 
 const sqsEntry = (messageId: string, receiptHandle: string, text: string | undefined): DlqEntry => {
   let body: OnFailureBody | undefined;

@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { stageResourceName } from '../names.ts';
 import { DEAD_LETTER_QUEUE, EMAIL, type KeyAttribute, TABLES, type TableKey } from '../resources.ts';
 import type { StageConfig } from './stage.ts';
 
@@ -45,7 +46,7 @@ export class DataStack extends Stack {
 
     for (const [key, def] of Object.entries(TABLES) as [TableKey, (typeof TABLES)[TableKey]][]) {
       const table = new dynamodb.Table(this, `Table-${key}`, {
-        tableName: `${stage.name}-${def.name}`,
+        tableName: stageResourceName(stage.name, def.name),
         partitionKey: attribute(def.partitionKey),
         ...('sortKey' in def ? { sortKey: attribute(def.sortKey) } : {}),
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -80,7 +81,7 @@ export class DataStack extends Stack {
     });
 
     this.deadLetterQueue = new sqs.Queue(this, 'EsmDeadLetterQueue', {
-      queueName: `${stage.name}-${DEAD_LETTER_QUEUE.name}`,
+      queueName: stageResourceName(stage.name, DEAD_LETTER_QUEUE.name),
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.key,
       enforceSSL: true,

@@ -14,6 +14,7 @@ import {
 } from '../../shared/events/index.ts';
 import { MSK_SERVER_PROPERTIES } from '../broker-config.ts';
 import { type KafkaArns, kafkaArnPrefixes, mskKafkaVersion } from '../constructs/kafka-access.ts';
+import { stageClusterName } from '../names.ts';
 import { VERSIONS } from '../versions.ts';
 import type { StageConfig } from './stage.ts';
 
@@ -61,7 +62,7 @@ export class EventBusStack extends Stack {
     const { stage } = props;
     const removalPolicy = stage.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const kafkaVersion = mskKafkaVersion(VERSIONS.kafka);
-    this.clusterName = `esante-${stage.name}`;
+    this.clusterName = stageClusterName(stage.name);
 
     const key = new kms.Key(this, 'BusKey', {
       description: 'esante MSK data at rest and broker logs',

@@ -483,6 +483,25 @@ export const CATALOG = {
     patientField: 'patientId',
     retentionDays: 30,
   }),
+  [TOPICS.PHI_REVEALED]: define({
+    description:
+      'An operator revealed the PHI fields of one record in the operator console (an access like any other: it is audited).',
+    schema: z.object({
+      revealId: id,
+      patientId: id.optional(),
+      recordTopic: z.string().min(1).max(249),
+      recordPartition: z.number().int().nonnegative(),
+      recordOffset: z.string().regex(/^\d+$/),
+      recordEventId: id.optional(),
+      fields: z.array(z.string().min(1).max(64)).max(50),
+      via: z.enum(['console']),
+    }),
+    key: 'revealId',
+    phi: [],
+    resource: { type: 'record', idField: 'revealId' },
+    patientField: 'patientId',
+    retentionDays: 30,
+  }),
 } as const satisfies Record<TopicName, EventDefinition>;
 
 export type Catalog = typeof CATALOG;

@@ -51,6 +51,9 @@ export const TOPICS = {
 
   // Audit Service
   AUDIT_LOG_CREATED: 'audit.log.created',
+
+  // Operator console
+  PHI_REVEALED: 'ops.phi.revealed',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];

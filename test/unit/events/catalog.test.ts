@@ -10,6 +10,9 @@ import {
 import { localTopicSpecs } from '../../../shared/kafka/admin.ts';
 import { samplePayloads } from '../../fixtures/events.ts';
 
+/** Topics the bus itself adds: the operator console's PHI reveals, audited like any access. */
+const BUS_TOPICS = ['ops.phi.revealed'];
+
 const SEED_TOPICS = [
   'auth.user.registered',
   'auth.user.verified',
@@ -47,9 +50,9 @@ const SEED_TOPICS = [
 ];
 
 describe('event catalog', () => {
-  it('holds exactly the seed topics under the seed constant names', () => {
-    expect(Object.values(TOPICS).sort()).toEqual([...SEED_TOPICS].sort());
-    expect(catalogTopics().sort()).toEqual([...SEED_TOPICS].sort());
+  it('holds exactly the seed topics under the seed constant names, and those of the bus itself', () => {
+    expect(Object.values(TOPICS).sort()).toEqual([...SEED_TOPICS, ...BUS_TOPICS].sort());
+    expect(catalogTopics().sort()).toEqual([...SEED_TOPICS, ...BUS_TOPICS].sort());
     expect(TOPICS.USER_REGISTERED).toBe('auth.user.registered');
     expect(TOPICS.REFERRAL_BOOKED).toBe('appointment.appointment.referral_booked');
   });
@@ -108,7 +111,7 @@ describe('event catalog', () => {
 
   it('provisions every catalog topic plus the dead-letter topic', () => {
     const specs = topicSpecs();
-    expect(specs.map((s) => s.topic).sort()).toEqual([...SEED_TOPICS, DLQ_TOPIC].sort());
+    expect(specs.map((s) => s.topic).sort()).toEqual([...SEED_TOPICS, ...BUS_TOPICS, DLQ_TOPIC].sort());
     expect(specs.find((s) => s.topic === DLQ_TOPIC)?.retentionMs).toBe(14 * 86_400_000);
   });
 
