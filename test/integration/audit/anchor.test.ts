@@ -7,15 +7,19 @@ import {
   PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ANCHOR_BUCKET_ENV,
+  ARCHIVE_PREFIX,
+  type Archive,
   DIGEST_PREFIX,
+  type Digest,
   readAnchorChain,
   s3,
   writeArchive,
   writeDigest,
 } from '../../../functions/audit/anchor.ts';
+import { type AnchorResult, runAnchorTask } from '../../../functions/audit/anchor-handler.ts';
 import {
   type ChainAnchorReport,
   latestDigestStatus,
@@ -24,6 +28,7 @@ import {
 import { auditKey, type ChainedAuditEntry, toAuditEntry } from '../../../functions/audit/audit.ts';
 import { entryHash } from '../../../functions/audit/chain.ts';
 import { chainSlots, forgetChainHeads, putAuditEntry } from '../../../functions/audit/store.ts';
+import { startAnchorSchedule } from '../../../infra/local/audit/anchor-schedule.ts';
 import { type LocalAws, startLocalAws } from '../../../infra/local/aws/index.ts';
 import { main as auditCli } from '../../../infra/ops/audit-cli.ts';
 import { AUDIT_ANCHOR, TABLES } from '../../../infra/resources.ts';
@@ -385,5 +390,39 @@ describe('a digest written over or deleted through the S3 API', () => {
     // Assess
     expect(problem).toEqual({ prefix: DIGEST_PREFIX, seq: digest.seq, reason: 'shadowed' });
     expect(objects.at(-1)).toEqual(digest);
+  });
+});
+
+describe('the anchor schedule npm start runs', () => {
+  it('writes digests and archives on its timers, each number once, each linked to the one before', async () => {
+    // Prepare
+    const before = (await readAnchorChain<Digest>(DIGEST_PREFIX)).objects.length;
+    const results: AnchorResult[] = [];
+    const failures: unknown[] = [];
+    // Act
+    const schedule = startAnchorSchedule({
+      digestEveryMs: 100,
+      archiveEveryMs: 250,
+      report: (r) => results.push(r),
+      failed: (_task, error) => failures.push(error),
+    });
+    await vi.waitFor(() => expect(results.filter((r) => r.task === 'archive').length).toBeGreaterThan(1), {
+      timeout: 15_000,
+      interval: 100,
+    });
+    await schedule.stop();
+    const digests = await readAnchorChain<Digest>(DIGEST_PREFIX);
+    const archives = await readAnchorChain<Archive>(ARCHIVE_PREFIX);
+    // Assess
+    expect(failures).toEqual([]);
+    const written = results.filter((r) => r.task === 'digest');
+    expect(digests.objects.length).toBe(before + written.length);
+    expect(digests.objects.slice(before).map((d) => d.hash)).toEqual(written.map((r) => r.hash));
+    expect(archives.problem).toBeUndefined();
+    expect(archives.objects.at(-1)?.slots).toEqual([]); // nothing appended since the previous archive
+  });
+
+  it('the anchor function refuses a task it does not know, naming what it expects', async () => {
+    await expect(runAnchorTask({ task: 'delete' })).rejects.toThrow(/expects \{"task":"digest"\}/);
   });
 });
