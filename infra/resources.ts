@@ -112,3 +112,7 @@ export const AUDIT_ANCHOR = {
   digestEveryMinutes: 60,
   archiveEveryHours: 24,
 } as const;
+
+/** The anchor bucket's name on AWS: S3 names are global, so the stage, account and region are part of it. */
+export const anchorBucketName = (stage: string, account: string, region: string): string =>
+  `${stage}-${AUDIT_ANCHOR.bucket}-${account}-${region}`;
