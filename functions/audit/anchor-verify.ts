@@ -13,14 +13,14 @@ import { AUDIT_TABLE_ENV, chainHint, chainSlots, indexedEntries, listChainHeads 
 
 /**
  * A chain's history up to the latest digest, judged against that digest:
- * - `ok`: every entry the digest covered is there, intact, and ends in the digest's hash;
- * - `broken`: an entry up to the digest's head fails the chain's own check (edited, broken link, missing
- *   in the middle, chained twice) at `seq`;
- * - `truncated`: entries the digest had seen are gone from the end of the chain (`fromSeq`..`toSeq`);
- * - `rewritten`: the chain checks out on its own but no longer ends in the digest's hash (entries edited and
- *   every later hash recomputed). `seq` is the first entry that differs from the archive when an archive
- *   covers it; otherwise the change lies after `after` (the newest digest that still matches) and at or
- *   before `atOrBefore`.
+ * - `ok`: every entry a digest covered is there, intact, and the chain passes through every digested head;
+ * - `broken`: an entry up to the newest digested head fails the chain's own check (edited, broken link,
+ *   missing in the middle, chained twice) at `seq`;
+ * - `truncated`: entries a digest had seen are gone from the end of the chain (`fromSeq`..`toSeq`);
+ * - `rewritten`: the chain checks out on its own but no longer passes through a digested head (entries edited
+ *   and every later hash recomputed). `seq` is the first entry that differs from the archive when an archive
+ *   covers it; otherwise the change lies after `after` (the highest digested head below it that still
+ *   matches) and at or before `atOrBefore` (the lowest that does not).
  */
 export type AnchoredVerdict =
   | { verdict: 'ok' }
@@ -30,7 +30,7 @@ export type AnchoredVerdict =
 
 export interface ChainAnchorReport {
   chainKey: string;
-  /** The head the latest digest recorded (0: the chain is newer than the digest). */
+  /** The newest head a digest recorded (0: the chain is newer than every digest). */
   anchoredSeq: number;
   anchored: AnchoredVerdict;
   /** What happened after the latest digest: entries appended since, and the first problem among them. */
@@ -76,15 +76,18 @@ const firstArchivedDifference = (
   return first;
 };
 
-/** Judges one chain against its digested heads (oldest first); `archives` load only if a rewrite needs them. */
+/**
+ * Judges one chain against every head the digests recorded for it (oldest digest first): the chain must pass
+ * through each of them, so a digest taken after a rewrite does not launder it (the earlier digests still
+ * disagree). `archives` load only when a rewrite needs pinning down.
+ */
 export const judgeChain = async (
   chainKey: string,
   heads: { digest: number; seq: number; hash: string }[],
   loadArchives: () => Promise<Archive[]>,
   table: string,
 ): Promise<ChainAnchorReport> => {
-  const anchor = heads.at(-1);
-  const anchoredSeq = anchor?.seq ?? 0;
+  const anchoredSeq = heads.reduce((max, h) => Math.max(max, h.seq), 0);
   const hint = await chainHint(chainKey, table);
   const slots = await chainSlots(chainKey, 0, table);
   const indexed = await indexedEntries(
@@ -105,7 +108,7 @@ export const judgeChain = async (
     anchored,
     since,
   });
-  if (!anchor) return report({ verdict: 'ok' });
+  if (!heads.length) return report({ verdict: 'ok' });
   const problem = check.problem;
   if (problem && problem.seq <= anchoredSeq) {
     // A gap that runs to the end of what is left is the newest entries deleted, not one taken from the middle.
@@ -115,19 +118,21 @@ export const judgeChain = async (
   }
   if (lastSeq < anchoredSeq)
     return report({ verdict: 'truncated', fromSeq: lastSeq + 1, toSeq: anchoredSeq });
-  if (bySeq.get(anchoredSeq)?.hash === anchor.hash) return report({ verdict: 'ok' });
-  // Rewritten: the newest earlier digest this chain still matches bounds the change from below.
-  const matching = heads.filter((h) => bySeq.get(h.seq)?.hash === h.hash).at(-1);
-  const after = matching?.seq ?? 0;
-  const firstMismatch = heads.find((h) => h.seq > after && bySeq.get(h.seq)?.hash !== h.hash);
-  const atOrBefore = firstMismatch?.seq ?? anchoredSeq;
+  const differs = (h: { seq: number; hash: string }) => bySeq.get(h.seq)?.hash !== h.hash;
+  const first = heads.filter(differs).sort((a, b) => a.seq - b.seq)[0];
+  if (!first) return report({ verdict: 'ok' });
+  // Rewritten: the change lies after the newest digested head below it that still matches.
+  const after = heads
+    .filter((h) => h.seq < first.seq && !differs(h))
+    .reduce((max, h) => Math.max(max, h.seq), 0);
+  const atOrBefore = first.seq;
   const seq = firstArchivedDifference(await loadArchives(), chainKey, bySeq, after, atOrBefore);
   return report({ verdict: 'rewritten', ...(seq !== undefined ? { seq } : {}), after, atOrBefore });
 };
 
 /**
- * Verifies the trail against its anchor: the digests' own chain first, then every chain that the latest
- * digest names or the table holds.
+ * Verifies the trail against its anchor: the digests' own chain first, then every chain that a digest names
+ * or the table holds.
  */
 export const verifyAgainstAnchor = async (
   bucket = requireEnv(ANCHOR_BUCKET_ENV),
@@ -145,12 +150,11 @@ export const verifyAgainstAnchor = async (
   };
   const latest = digests.objects.at(-1);
   const history = byChain(digests.objects);
-  const inLatest = new Set(latest?.heads.map((h) => h.chainKey) ?? []);
-  const keys = new Set([...inLatest, ...(await listChainHeads(table)).map((h) => h.chainKey)]);
+  // Every chain any digest saw (one deleted whole is in no later digest) and every chain in the table.
+  const keys = new Set([...history.keys(), ...(await listChainHeads(table)).map((h) => h.chainKey)]);
   const chains: ChainAnchorReport[] = [];
   for (const chainKey of [...keys].sort()) {
-    const heads = inLatest.has(chainKey) ? (history.get(chainKey) ?? []) : [];
-    chains.push(await judgeChain(chainKey, heads, loadArchives, table));
+    chains.push(await judgeChain(chainKey, history.get(chainKey) ?? [], loadArchives, table));
   }
   return {
     ...(latest ? { digest: { seq: latest.seq, createdAt: latest.createdAt, hash: latest.hash } } : {}),

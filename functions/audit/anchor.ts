@@ -6,8 +6,9 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { EventBusError } from '../../shared/errors.ts';
-import { awsClientConfig, onResetClients } from '../../shared/lambda/clients.ts';
+import { awsClientConfig, dynamo, onResetClients } from '../../shared/lambda/clients.ts';
 import { sha256 } from '../../shared/lambda/ids.ts';
 import { requireEnv } from '../../shared/lambda/settings.ts';
 import { ANCHOR_BUCKET_ENV, anchorRetentionDays } from './anchor-config.ts';
@@ -262,4 +263,58 @@ export const readAnchorChain = async <T extends Digest | Archive>(
     return { objects, problem: { prefix, seq, reason: 'shadowed' } };
   }
   return { objects };
+};
+
+/**
+ * Rebuilds a trail from the archives into `table` (an empty table with the audit table's definition): every
+ * archived slot, its indexed entry, and each chain's hint at its newest slot. Nothing already there is
+ * overwritten. For when the table and its backups are gone; verify it against the digests afterwards.
+ */
+export const restoreFromArchives = async (
+  table: string,
+  bucket = requireEnv(ANCHOR_BUCKET_ENV),
+): Promise<{ archives: number; chains: number; entries: number }> => {
+  const { objects } = await readAnchorChain<Archive>(ARCHIVE_PREFIX, bucket);
+  const newest = new Map<string, ArchivedSlot>();
+  let entries = 0;
+  const putNew = async (item: Record<string, unknown>) => {
+    try {
+      await dynamo().send(
+        new PutCommand({ TableName: table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    }
+  };
+  for (const archive of objects)
+    for (const slot of archive.slots) {
+      const { chainKey, seq, hash, prevHash, eventId, entry } = slot;
+      const pk = `CHAIN#${chainKey}`;
+      await putNew({
+        pk,
+        sk: `SEQ#${String(seq).padStart(12, '0')}`,
+        chainKey,
+        slotOf: chainKey,
+        seq,
+        hash,
+        prevHash,
+        eventId,
+        entry,
+      });
+      await putNew(JSON.parse(entry) as Record<string, unknown>);
+      if ((newest.get(chainKey)?.seq ?? 0) < seq) newest.set(chainKey, slot);
+      entries++;
+    }
+  for (const { chainKey, seq, hash, prevHash, eventId } of newest.values())
+    await putNew({
+      pk: `CHAIN#${chainKey}`,
+      sk: 'HEAD',
+      chainKey,
+      seq,
+      hash,
+      prevHash,
+      eventId,
+      headOf: chainKey,
+    });
+  return { archives: objects.length, chains: newest.size, entries };
 };

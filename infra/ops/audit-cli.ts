@@ -8,6 +8,8 @@
  *                                appended after it; exit 1 if anything is wrong
  *   digest                       writes a digest of every chain head to the anchor bucket now
  *   archive                      writes the slots appended since the last archive to the anchor bucket now
+ *   restore --into <table>       rebuilds the trail from the archives into an empty table of the audit
+ *                                table's definition (then: AUDIT_TABLE=<table> npm run audit -- verify)
  *   query --patient <id> | --actor <id> | --resource <type#id> [--limit n]
  *                                entries in time order (seed fields; metadata never holds PHI)
  *
@@ -123,6 +125,7 @@ export const main = async (argv: string[], print: (line: string) => void): Promi
       actor: { type: 'string' },
       resource: { type: 'string' },
       limit: { type: 'string', default: '100' },
+      into: { type: 'string' },
     },
   });
   const [command] = positionals;
@@ -151,6 +154,18 @@ export const main = async (argv: string[], print: (line: string) => void): Promi
     const a = await writeArchive();
     print(
       `archive #${a.seq} written: ${a.slots.length} entr(ies) since the previous archive, hash ${a.hash}`,
+    );
+    return 0;
+  }
+  if (command === 'restore') {
+    if (!values.into) {
+      print('restore needs --into <table>: an empty table with the audit table definition');
+      return 2;
+    }
+    const { restoreFromArchives } = await import('../../functions/audit/anchor.ts');
+    const r = await restoreFromArchives(values.into);
+    print(
+      `restored ${r.entries} entr(ies) of ${r.chains} chain(s) from ${r.archives} archive(s) into ${values.into}`,
     );
     return 0;
   }
@@ -183,7 +198,7 @@ export const main = async (argv: string[], print: (line: string) => void): Promi
     return 0;
   }
   print(
-    'usage: npm run audit -- verify | digest | archive | query --patient <id> | --actor <id> | --resource <type#id>',
+    'usage: npm run audit -- verify | digest | archive | restore --into <table> | query --patient <id> | --actor <id> | --resource <type#id>',
   );
   return 2;
 };

@@ -1,3 +1,4 @@
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -30,11 +31,12 @@ import { entryHash } from '../../../functions/audit/chain.ts';
 import { chainSlots, forgetChainHeads, putAuditEntry } from '../../../functions/audit/store.ts';
 import { startAnchorSchedule } from '../../../infra/local/audit/anchor-schedule.ts';
 import { type LocalAws, startLocalAws } from '../../../infra/local/aws/index.ts';
+import { createTableInput } from '../../../infra/local/aws/provision.ts';
 import { main as auditCli } from '../../../infra/ops/audit-cli.ts';
 import { AUDIT_ANCHOR, TABLES } from '../../../infra/resources.ts';
 import { encodeEvent, TOPICS } from '../../../shared/events/index.ts';
 import type { RawRecord } from '../../../shared/kafka/record.ts';
-import { dynamo, resetClients } from '../../../shared/lambda/clients.ts';
+import { awsClientConfig, dynamo, resetClients } from '../../../shared/lambda/clients.ts';
 import { sampleMeta, samplePayloads } from '../../fixtures/events.ts';
 
 let aws: LocalAws;
@@ -225,9 +227,11 @@ describe('the local S3 keeps a digest as Object Lock in compliance mode does', (
   });
 });
 
+const names = ['untouched', 'edited', 'recomputed', 'middle', 'newest', 'reordered', 'later'] as const;
+/** The chains the tamper scenarios work on (one each), digested and archived before any is touched. */
+const chains = {} as Record<(typeof names)[number], Awaited<ReturnType<typeof writeChain>>>;
+
 describe('verification against the anchor', () => {
-  const names = ['untouched', 'edited', 'recomputed', 'middle', 'newest', 'reordered', 'later'] as const;
-  const chains = {} as Record<(typeof names)[number], Awaited<ReturnType<typeof writeChain>>>;
   let twoDigests: Awaited<ReturnType<typeof writeChain>>;
 
   beforeAll(async () => {
@@ -376,6 +380,26 @@ describe('verification against the anchor', () => {
   });
 });
 
+describe('restore drill: the trail rebuilt from the archives into a new table', () => {
+  it('brings back what was deleted or rewritten, and verifies against the digests', async () => {
+    // Prepare: an empty table of the audit table's definition
+    const restored = `${table()}-restored`;
+    const admin = new DynamoDBClient(awsClientConfig('dynamodb'));
+    await admin.send(new CreateTableCommand({ ...createTableInput(TABLES.audit), TableName: restored }));
+    admin.destroy();
+    // Act
+    const lines: string[] = [];
+    const code = await auditCli(['restore', '--into', restored], (l) => lines.push(l));
+    const report = await verifyAgainstAnchor(bucket(), restored);
+    const verdict = (chainKey: string) => report.chains.find((c) => c.chainKey === chainKey)?.anchored;
+    // Assess: the archive was written before the tampering above, so the deleted and rewritten entries are back
+    expect(code).toBe(0);
+    expect(lines[0]).toMatch(/^restored \d+ entr\(ies\) of \d+ chain\(s\) from \d+ archive\(s\)/);
+    for (const name of ['untouched', 'recomputed', 'middle', 'newest', 'reordered', 'edited'] as const)
+      expect(verdict(chains[name].chainKey), name).toEqual({ verdict: 'ok' });
+  });
+});
+
 describe('a digest written over or deleted through the S3 API', () => {
   it('a version written over a digest, or a delete marker, is reported and the locked first version read', async () => {
     // Prepare
@@ -424,5 +448,19 @@ describe('the anchor schedule npm start runs', () => {
 
   it('the anchor function refuses a task it does not know, naming what it expects', async () => {
     await expect(runAnchorTask({ task: 'delete' })).rejects.toThrow(/expects \{"task":"digest"\}/);
+  });
+});
+
+describe('a digest taken after tampering', () => {
+  it('does not launder it: the chain must still pass through every earlier digest', async () => {
+    // Prepare: the schedule above wrote digests of the tampered table
+    // Act
+    const report = await verifyAgainstAnchor();
+    const verdict = (name: (typeof names)[number]) =>
+      report.chains.find((c) => c.chainKey === chains[name].chainKey)?.anchored;
+    // Assess
+    expect(verdict('recomputed')).toEqual({ verdict: 'rewritten', seq: 3, after: 0, atOrBefore: 6 });
+    expect(verdict('newest')).toEqual({ verdict: 'truncated', fromSeq: 5, toSeq: 6 });
+    expect(verdict('untouched')).toEqual({ verdict: 'ok' });
   });
 });
