@@ -37,5 +37,6 @@ export const IMAGES = {
   elasticmq: `softwaremill/elasticmq-native:${VERSIONS.elasticmq}`,
   dynamodb: `amazon/dynamodb-local:${VERSIONS.dynamodbLocal}`,
   ses: `node:${VERSIONS.node}-slim`,
+  s3: `versity/versitygw:${VERSIONS.versitygw}`,
   bus: `node:${VERSIONS.node}-slim`,
 } as const;
