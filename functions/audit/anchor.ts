@@ -129,7 +129,6 @@ const listFirstVersions = async (
     versionIdMarker = more ? out.NextVersionIdMarker : undefined;
   } while (keyMarker);
   return [...byKey]
-    .filter(([, v]) => v.versionId !== undefined || v.count > 0)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([key, v]) => ({ key, ...(v.versionId ? { versionId: v.versionId } : {}), shadowed: v.count > 1 }));
 };
