@@ -482,6 +482,13 @@ describe("scale and deploy-time checks (today's catalog)", () => {
   });
 });
 
+interface PolicyStatementJson {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Condition?: unknown;
+}
+
 describe('audit anchor', () => {
   const buckets = templates.data.findResources('AWS::S3::Bucket') as Record<
     string,
@@ -491,7 +498,14 @@ describe('audit anchor', () => {
   const [logsId] = Object.keys(buckets).filter((id) => id.startsWith('AuditAnchorAccessLogs'));
 
   it('keeps digests in a bucket with Object Lock in compliance mode, under the CMK, logged and never public', () => {
-    const props = anchor?.[1].Properties as Record<string, any>;
+    const props = anchor?.[1].Properties as {
+      ObjectLockEnabled: boolean;
+      ObjectLockConfiguration: unknown;
+      VersioningConfiguration: unknown;
+      BucketEncryption: { ServerSideEncryptionConfiguration: { ServerSideEncryptionByDefault: unknown }[] };
+      PublicAccessBlockConfiguration: unknown;
+      LoggingConfiguration: unknown;
+    };
     expect(props.ObjectLockEnabled).toBe(true);
     expect(props.ObjectLockConfiguration).toEqual({
       ObjectLockEnabled: 'Enabled',
@@ -501,7 +515,7 @@ describe('audit anchor', () => {
     });
     expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
     expect(
-      props.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
+      props.BucketEncryption.ServerSideEncryptionConfiguration[0]?.ServerSideEncryptionByDefault,
     ).toMatchObject({
       SSEAlgorithm: 'aws:kms',
       KMSMasterKeyID: { 'Fn::GetAtt': [expect.stringMatching(/^DataKey/), 'Arn'] },
@@ -523,7 +537,8 @@ describe('audit anchor', () => {
       .filter(([id]) => id.startsWith('Fnauditanchor'))
       .flatMap(
         ([, p]) =>
-          (p as { Properties: { PolicyDocument: { Statement: any[] } } }).Properties.PolicyDocument.Statement,
+          (p as { Properties: { PolicyDocument: { Statement: PolicyStatementJson[] } } }).Properties
+            .PolicyDocument.Statement,
       );
     const allowed = statements.filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat());
     const write = statements.find((s) => s.Sid === 'WriteLockedAnchor');
@@ -540,7 +555,7 @@ describe('audit anchor', () => {
       'dynamodb:Query',
       'dynamodb:Scan',
     ]);
-    expect(write.Condition).toEqual({
+    expect(write?.Condition).toEqual({
       StringEquals: { 's3:object-lock-mode': 'COMPLIANCE' },
       NumericGreaterThanEquals: {
         's3:object-lock-remaining-retention-days': String(
@@ -548,7 +563,7 @@ describe('audit anchor', () => {
         ),
       },
     });
-    expect(deny.Action).toEqual(
+    expect(deny?.Action).toEqual(
       expect.arrayContaining(['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention']),
     );
   });
@@ -569,7 +584,7 @@ describe('audit anchor', () => {
 
   it('never expires audit entries: the audit table has no TTL, and keeps PITR', () => {
     const tables = Object.values(templates.data.findResources('AWS::DynamoDB::Table')) as {
-      Properties: Record<string, any>;
+      Properties: Record<string, unknown>;
     }[];
     const audit = tables.find((t) => String(t.Properties.TableName).endsWith(TABLES.audit.name));
     expect(audit?.Properties.TimeToLiveSpecification).toBeUndefined();
