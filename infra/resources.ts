@@ -1,3 +1,9 @@
+import {
+  ANCHOR_BUCKET_ENV,
+  ANCHOR_RETENTION_ENV,
+  DEFAULT_RETENTION_DAYS,
+} from '../functions/audit/anchor-config.ts';
+
 /**
  * The DynamoDB tables and the SQS dead-letter queue, defined once: the CDK data stack creates them on AWS
  * and infra/local creates the same ones on the local servers (dynalite, ElasticMQ). Functions find them
@@ -91,3 +97,22 @@ export const EMAIL = {
   defaultFrom: 'no-reply@esante.example',
   configurationSetEnv: 'SES_CONFIGURATION_SET',
 } as const;
+
+/**
+ * The audit trail's anchor (functions/audit/anchor.ts): an S3 bucket with Object Lock in compliance mode,
+ * each object retained `retentionDays`; a digest of every chain head every `digestEveryMinutes`, an archive
+ * of the slots appended since the last one every `archiveEveryHours`. The CDK app schedules both on AWS;
+ * `npm start` runs the same schedule locally (AUDIT_DIGEST_EVERY_SECONDS shortens it for a demo).
+ */
+export const AUDIT_ANCHOR = {
+  bucket: 'esante-audit-anchor',
+  env: ANCHOR_BUCKET_ENV,
+  retentionEnv: ANCHOR_RETENTION_ENV,
+  retentionDays: DEFAULT_RETENTION_DAYS,
+  digestEveryMinutes: 60,
+  archiveEveryHours: 24,
+} as const;
+
+/** The anchor bucket's name on AWS: S3 names are global, so the stage, account and region are part of it. */
+export const anchorBucketName = (stage: string, account: string, region: string): string =>
+  `${stage}-${AUDIT_ANCHOR.bucket}-${account}-${region}`;

@@ -15,6 +15,11 @@ export const VERSIONS = {
   log4j: '2.25.3',
   /** ElasticMQ (SQS-compatible), the server of the softwaremill/elasticmq-native image. */
   elasticmq: '1.7.1',
+  /**
+   * Versity S3 Gateway, the local S3 with Object Lock (infra/local/s3/versitygw.ts): built from the Go module
+   * proxy, as no registry the scripts use publishes it otherwise.
+   */
+  versitygw: 'v1.8.0',
   /** kafka-ui, the maintained fork (kafbat; the provectuslabs original is no longer released). */
   kafkaUi: 'v1.5.0',
   /** DynamoDB Local, compose's stand-in for dynalite (the scripts use dynalite, no JVM). */
@@ -32,5 +37,6 @@ export const IMAGES = {
   elasticmq: `softwaremill/elasticmq-native:${VERSIONS.elasticmq}`,
   dynamodb: `amazon/dynamodb-local:${VERSIONS.dynamodbLocal}`,
   ses: `node:${VERSIONS.node}-slim`,
+  s3: `versity/versitygw:${VERSIONS.versitygw}`,
   bus: `node:${VERSIONS.node}-slim`,
 } as const;

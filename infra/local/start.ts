@@ -13,6 +13,7 @@ import { producer } from '../../shared/kafka/producer.ts';
 import { ENDPOINT_ENV } from '../../shared/lambda/clients.ts';
 import { recordRetryEnv } from '../../shared/lambda/settings.ts';
 import { CONSUMERS, esmConsumerGroupId } from '../consumers.ts';
+import { localAnchorPeriods, startAnchorSchedule } from './audit/anchor-schedule.ts';
 import { type LocalAws, startLocalAws } from './aws/index.ts';
 import { DemoObserver, playDemo } from './demo.ts';
 import { lambdaContext } from './esm/context.ts';
@@ -27,8 +28,11 @@ import { groupCoordinatorsReady } from './kafka/ready.ts';
 /**
  * `npm start`: the local stack, every consumer through the ESM emulator, and `/health/kafka` over HTTP.
  *  - Kafka: KAFKA_BROKERS when set, otherwise a local broker (KRaft, port 9092, data in .local/kafka-data/start);
- *  - AWS: DYNAMODB_ENDPOINT / SES_ENDPOINT / SQS_ENDPOINT when set, otherwise dynalite, aws-ses-v2-local and
- *    ElasticMQ on their usual ports; tables and the ESM dead-letter queue are provisioned either way;
+ *  - AWS: DYNAMODB_ENDPOINT / SES_ENDPOINT / SQS_ENDPOINT / S3_ENDPOINT when set, otherwise dynalite,
+ *    aws-ses-v2-local, ElasticMQ and versitygw on their usual ports; tables, the ESM dead-letter queue and the
+ *    audit anchor bucket are provisioned either way;
+ *  - the audit anchor's schedule: a digest of every chain head hourly, an archive daily, as on AWS
+ *    (AUDIT_DIGEST_EVERY_SECONDS shortens it);
  *  - topics from the catalog (provisionTopics), then one ESM per definition of infra/consumers.ts;
  *  - GET /health/kafka on PORT (default 3000; HOST, default 127.0.0.1) answers with the health function's response;
  *    every other path there is the operator console (console/).
@@ -109,13 +113,30 @@ export const startStack = async (options: { freePorts: boolean }): Promise<Stack
       process.env.KAFKA_BROKERS = kafka.brokers.join(',');
     }
     say(`Kafka: ${process.env.KAFKA_BROKERS}`);
-    say('Starting local AWS (DynamoDB, SES, SQS) and provisioning tables and the ESM dead-letter queue ...');
+    say(
+      'Starting local AWS (DynamoDB, SES, SQS, S3) and provisioning tables, the DLQ and the anchor bucket ...',
+    );
     const aws: LocalAws = await startLocalAws(
-      options.freePorts ? { dynamoPort: 0, sesPort: 0, sqsPort: 0 } : {},
+      options.freePorts ? { dynamoPort: 0, sesPort: 0, sqsPort: 0, s3Port: 0, s3: true } : { s3: true },
     );
     stops.push(() => aws.stop());
     Object.assign(process.env, aws.env, localRecordRetryEnv());
     for (const name of Object.values(ENDPOINT_ENV)) if (aws.env[name]) say(`  ${name}=${aws.env[name]}`);
+
+    const periods = localAnchorPeriods();
+    const anchor = startAnchorSchedule({
+      ...periods,
+      report: (r) =>
+        say(
+          `Audit ${r.task} #${r.seq}: ${r.chains} chain(s), ${r.entries} entr(ies), hash ${r.hash.slice(0, 16)}…`,
+        ),
+      failed: (task, error) =>
+        say(`Audit ${task} failed: ${error instanceof Error ? error.name : 'error'} (next run retries)`),
+    });
+    stops.push(() => anchor.stop());
+    say(
+      `Audit anchor: a digest every ${periods.digestEveryMs / 1000} s, an archive every ${periods.archiveEveryMs / 1000} s`,
+    );
 
     const kafka = await createKafka();
     const report = await provisionTopics(kafka);

@@ -1,16 +1,25 @@
 /**
- * `npm run audit -- verify | query`
+ * `npm run audit -- verify | digest | archive | query`
  *
  *   verify                       walks every partition's hash chain; prints the first broken link of each
- *                                chain (edited entry, broken link, missing entry, head mismatch); exit 1 if any
+ *                                chain (edited entry, broken link, missing entry, head mismatch); with an
+ *                                anchor bucket (AUDIT_ANCHOR_BUCKET), also judges each chain against the
+ *                                latest digest: ok / broken at #n / truncated / rewritten, and what was
+ *                                appended after it; exit 1 if anything is wrong
+ *   digest                       writes a digest of every chain head to the anchor bucket now
+ *   archive                      writes the slots appended since the last archive to the anchor bucket now
+ *   restore --into <table>       rebuilds the trail from the archives into an empty table of the audit
+ *                                table's definition (then: AUDIT_TABLE=<table> npm run audit -- verify)
  *   query --patient <id> | --actor <id> | --resource <type#id> [--limit n]
  *                                entries in time order (seed fields; metadata never holds PHI)
  *
- * Environment: AUDIT_TABLE and DYNAMODB_ENDPOINT (locally), as the audit function uses them.
+ * Environment: AUDIT_TABLE and DYNAMODB_ENDPOINT (locally), as the audit function uses them; AUDIT_ANCHOR_BUCKET
+ * and S3_ENDPOINT (locally) for the anchor.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, parseEnv } from 'node:util';
+import { ANCHOR_BUCKET_ENV } from '../../functions/audit/anchor-config.ts';
 import type { ChainCheck, ChainProblem } from '../../functions/audit/chain.ts';
 import { verifyChain } from '../../functions/audit/chain.ts';
 import {
@@ -78,6 +87,35 @@ export const describeProblem = (p: ChainProblem): string => {
   }
 };
 
+/** The anchored half of `verify`: one line per chain, then what followed the digest; false if any is wrong. */
+const printAnchored = async (print: (line: string) => void): Promise<boolean> => {
+  const { describeVerdict, isClean, verifyAgainstAnchor } = await import(
+    '../../functions/audit/anchor-verify.ts'
+  );
+  const report = await verifyAgainstAnchor();
+  for (const p of report.anchorProblems)
+    print(
+      `ANCHOR ${p.prefix}#${p.seq}: ${p.reason} (the anchor's own chain; the first locked versions are read)`,
+    );
+  if (!report.digest) {
+    print('no digest yet: nothing to verify against (npm run audit -- digest)');
+    return report.anchorProblems.length === 0;
+  }
+  const d = report.digest;
+  print(`against digest #${d.seq} of ${d.createdAt} (hash ${d.hash}):`);
+  for (const c of report.chains) {
+    const tag = c.anchored.verdict === 'ok' ? 'ok' : c.anchored.verdict.toUpperCase();
+    print(`  ${tag} ${c.chainKey}: ${describeVerdict(c)}`);
+  }
+  print('after the digest:');
+  for (const c of report.chains) {
+    if (!c.since.entries && !c.since.problem) continue;
+    const state = c.since.problem ? `BROKEN ${describeProblem(c.since.problem)}` : 'intact';
+    print(`  ${c.chainKey}: ${c.since.entries} new entr(ies), ${state}`);
+  }
+  return isClean(report);
+};
+
 export const main = async (argv: string[], print: (line: string) => void): Promise<number> => {
   const { positionals, values } = parseArgs({
     args: argv,
@@ -87,6 +125,7 @@ export const main = async (argv: string[], print: (line: string) => void): Promi
       actor: { type: 'string' },
       resource: { type: 'string' },
       limit: { type: 'string', default: '100' },
+      into: { type: 'string' },
     },
   });
   const [command] = positionals;
@@ -98,7 +137,37 @@ export const main = async (argv: string[], print: (line: string) => void): Promi
         `pending ${claim}: newest entry not indexed yet (write in progress; the next append finishes it)`,
       );
     print(`${report.chains} chain(s), ${report.entries} entr(ies), ${report.problems.length} broken`);
-    return report.problems.length ? 1 : 0;
+    const anchored = process.env[ANCHOR_BUCKET_ENV] ? await printAnchored(print) : true;
+    return report.problems.length || !anchored ? 1 : 0;
+  }
+  if (command === 'digest') {
+    const { writeDigest } = await import('../../functions/audit/anchor.ts');
+    const d = await writeDigest();
+    const entries = d.heads.reduce((n, h) => n + h.seq, 0);
+    print(
+      `digest #${d.seq} written: ${d.heads.length} chain head(s), ${entries} entr(ies) covered, hash ${d.hash}`,
+    );
+    return 0;
+  }
+  if (command === 'archive') {
+    const { writeArchive } = await import('../../functions/audit/anchor.ts');
+    const a = await writeArchive();
+    print(
+      `archive #${a.seq} written: ${a.slots.length} entr(ies) since the previous archive, hash ${a.hash}`,
+    );
+    return 0;
+  }
+  if (command === 'restore') {
+    if (!values.into) {
+      print('restore needs --into <table>: an empty table with the audit table definition');
+      return 2;
+    }
+    const { restoreFromArchives } = await import('../../functions/audit/anchor.ts');
+    const r = await restoreFromArchives(values.into);
+    print(
+      `restored ${r.entries} entr(ies) of ${r.chains} chain(s) from ${r.archives} archive(s) into ${values.into}`,
+    );
+    return 0;
   }
   if (command === 'query') {
     const [index, value]: [AuditIndex, string | undefined] = values.patient
@@ -128,7 +197,9 @@ export const main = async (argv: string[], print: (line: string) => void): Promi
     }
     return 0;
   }
-  print('usage: npm run audit -- verify | query --patient <id> | --actor <id> | --resource <type#id>');
+  print(
+    'usage: npm run audit -- verify | digest | archive | restore --into <table> | query --patient <id> | --actor <id> | --resource <type#id>',
+  );
   return 2;
 };
 

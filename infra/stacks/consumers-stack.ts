@@ -3,9 +3,12 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -20,7 +23,7 @@ import {
   KafkaResources,
 } from '../constructs/kafka-access.ts';
 import { CONSUMERS, type ConsumerDefinition } from '../consumers.ts';
-import { EMAIL, TABLES, type TableKey } from '../resources.ts';
+import { AUDIT_ANCHOR, EMAIL, TABLES, type TableKey } from '../resources.ts';
 import type { StageConfig } from './stage.ts';
 
 /**
@@ -58,6 +61,8 @@ export interface ConsumersStackProps extends StackProps {
   emailFrom: string;
   emailIdentity: string;
   configurationSetName: string;
+  /** The audit anchor bucket's name (DataStack.auditAnchor; a literal, so grants name it without an import). */
+  auditAnchorBucketName: string;
   /** The consumer functions (default: infra/consumers.ts); the scale test passes more. */
   consumers?: readonly ConsumerDefinition[];
   /** Every topic of the bus (default: topicSpecs()), for domain-wide grants and the health function. */
@@ -141,6 +146,72 @@ export const tableStatements = (
   ];
 };
 
+/** What the anchor function may never do to its bucket (an explicit Deny, on top of the bucket policy's). */
+export const ANCHOR_DENIED_ACTIONS = [
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:BypassGovernanceRetention',
+  's3:PutBucketObjectLockConfiguration',
+  's3:PutBucketVersioning',
+  's3:PutLifecycleConfiguration',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:DeleteBucket',
+] as const;
+
+/**
+ * The anchor function's grants: scan and query the audit table (chain heads and slots), read the bucket's
+ * listings and objects, and put objects and retentions under `digests/` and `archive/` only in COMPLIANCE
+ * mode for at least the stage's retention (the condition keys hold on PutObject and PutObjectRetention);
+ * deletes, retention bypass and any change to the lock, versioning or lifecycle are denied outright.
+ */
+export const anchorStatements = (
+  audit: dynamodb.ITable,
+  bucket: s3.IBucket,
+  dataKey: kms.IKey,
+  retentionDays: number,
+): iam.PolicyStatement[] => {
+  const prefixes = ['digests/*', 'archive/*'].map((p) => bucket.arnForObjects(p));
+  return [
+    new iam.PolicyStatement({
+      sid: 'ReadAuditChains',
+      actions: ['dynamodb:Scan', 'dynamodb:Query'],
+      resources: [audit.tableArn],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ListAnchor',
+      actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+      resources: [bucket.bucketArn],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ReadAnchor',
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resources: prefixes,
+    }),
+    new iam.PolicyStatement({
+      sid: 'WriteLockedAnchor',
+      actions: ['s3:PutObject', 's3:PutObjectRetention'],
+      resources: prefixes,
+      conditions: {
+        StringEquals: { 's3:object-lock-mode': 'COMPLIANCE' },
+        // S3 counts whole days left; the writer asks for exactly retentionDays, a moment before S3 checks.
+        NumericGreaterThanEquals: { 's3:object-lock-remaining-retention-days': String(retentionDays - 1) },
+      },
+    }),
+    new iam.PolicyStatement({
+      sid: 'NeverDeleteOrUnlock',
+      effect: iam.Effect.DENY,
+      actions: [...ANCHOR_DENIED_ACTIONS],
+      resources: [bucket.bucketArn, bucket.arnForObjects('*')],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DataKey',
+      actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+      resources: [dataKey.keyArn],
+    }),
+  ];
+};
+
 /** Offset lag above which a consumer is falling behind (records, max over its mappings, 5 minutes). */
 export const OFFSET_LAG_THRESHOLD = 1_000;
 
@@ -152,6 +223,10 @@ export class ConsumersStack extends Stack {
   readonly layer: lambda.LayerVersion;
   readonly functions: Record<string, BusFunction> = {};
   readonly health: BusFunction;
+  /** Writes the audit digests (hourly) and archives (daily) to the locked bucket. */
+  readonly anchor: BusFunction;
+  readonly anchorRules: events.Rule[];
+  readonly anchorBucket: s3.IBucket;
   readonly healthUrl: lambda.FunctionUrl;
   readonly alarmTopic: sns.Topic;
   /** The definitions the functions were built from, by function name, and every topic of the bus. */
@@ -250,6 +325,48 @@ export class ConsumersStack extends Stack {
     this.healthUrl = this.health.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
     grantHealthConsumerReads(this.health, Object.values(this.functions));
 
+    const anchorBucket = s3.Bucket.fromBucketName(this, 'AuditAnchor', props.auditAnchorBucketName);
+    this.anchorBucket = anchorBucket;
+    this.anchor = new BusFunction(this, 'Fn-audit-anchor', {
+      ...common,
+      name: 'audit-anchor',
+      entry: 'functions/audit/anchor-handler.ts',
+      description: 'Audit trail digests and archives into the Object Lock (compliance) bucket',
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'audit-anchor',
+        [TABLES.audit.env]: props.tables.audit.tableName,
+        [AUDIT_ANCHOR.env]: anchorBucket.bucketName,
+        [AUDIT_ANCHOR.retentionEnv]: String(stage.auditRetentionDays),
+      },
+      timeoutSeconds: 300,
+      memoryMb: 512,
+      reservedConcurrency: reserved(1),
+      kafkaStatements: [],
+    });
+    for (const statement of anchorStatements(
+      props.tables.audit,
+      anchorBucket,
+      props.dataKey,
+      stage.auditRetentionDays,
+    ))
+      this.anchor.role.addToPolicy(statement);
+    const schedule = (id: string, every: Duration, task: 'digest' | 'archive') =>
+      new events.Rule(this, id, {
+        description: `Audit ${task} into the locked bucket`,
+        schedule: events.Schedule.rate(every),
+        targets: [
+          new targets.LambdaFunction(this.anchor.fn, {
+            event: events.RuleTargetInput.fromObject({ task }),
+            retryAttempts: 2,
+            maxEventAge: Duration.hours(1),
+          }),
+        ],
+      });
+    this.anchorRules = [
+      schedule('AuditDigestSchedule', Duration.minutes(AUDIT_ANCHOR.digestEveryMinutes), 'digest'),
+      schedule('AuditArchiveSchedule', Duration.hours(AUDIT_ANCHOR.archiveEveryHours), 'archive'),
+    ];
+
     // Operations: every alarm notifies one encrypted topic.
     this.alarmTopic = new sns.Topic(this, 'Alarms', {
       displayName: `esante ${stage.name} event bus alarms`,
@@ -283,7 +400,7 @@ export class ConsumersStack extends Stack {
     );
 
     const widgets: cloudwatch.IWidget[] = [];
-    for (const fn of [...Object.values(this.functions), this.health]) {
+    for (const fn of [...Object.values(this.functions), this.health, this.anchor]) {
       const name = fn.node.id.replace(/^Fn-/, '');
       const errors = fn.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' });
       const throttles = fn.fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' });

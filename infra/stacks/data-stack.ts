@@ -1,12 +1,21 @@
 import { CfnParameter, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { stageResourceName } from '../names.ts';
-import { DEAD_LETTER_QUEUE, EMAIL, type KeyAttribute, TABLES, type TableKey } from '../resources.ts';
+import {
+  anchorBucketName,
+  DEAD_LETTER_QUEUE,
+  EMAIL,
+  type KeyAttribute,
+  TABLES,
+  type TableKey,
+} from '../resources.ts';
 import type { StageConfig } from './stage.ts';
 
 export interface DataStackProps extends StackProps {
@@ -32,6 +41,9 @@ export class DataStack extends Stack {
   readonly configurationSet: ses.ConfigurationSet;
   readonly senderIdentity: ses.EmailIdentity;
   readonly backupPlan: backup.BackupPlan;
+  /** The audit trail's anchor: digests and archives under COMPLIANCE Object Lock. */
+  readonly auditAnchor: s3.Bucket;
+  readonly auditAnchorAccessLogs: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -79,6 +91,52 @@ export class DataStack extends Stack {
     this.backupPlan.addSelection('Tables', {
       resources: Object.values(this.tables).map((t) => backup.BackupResource.fromDynamoDbTable(t)),
     });
+
+    // The audit anchor (functions/audit/anchor.ts): Object Lock in COMPLIANCE mode with the stage's retention
+    // as the default (the writer also stamps each object), versioned (Object Lock requires it), under the
+    // data key, TLS only, no public access, its access logged. Retained whatever the stage: a bucket holding
+    // locked objects cannot be deleted until they expire.
+    this.auditAnchorAccessLogs = new s3.Bucket(this, 'AuditAnchorAccessLogs', {
+      // S3 server access logs can only be delivered to a bucket encrypted with S3-managed keys.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.auditAnchor = new s3.Bucket(this, 'AuditAnchor', {
+      bucketName: anchorBucketName(stage.name, this.account, this.region),
+      objectLockEnabled: true,
+      objectLockDefaultRetention: s3.ObjectLockRetention.compliance(Duration.days(stage.auditRetentionDays)),
+      versioned: true,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.auditAnchorAccessLogs,
+      serverAccessLogsPrefix: 'audit-anchor/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Nobody deletes a version, bypasses a retention or loosens the lock, whatever their IAM policy says
+    // (COMPLIANCE mode refuses the first two anyway; this makes the intent explicit and covers the config).
+    this.auditAnchor.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'NoDeletesNoBypass',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: [
+          's3:DeleteObject',
+          's3:DeleteObjectVersion',
+          's3:BypassGovernanceRetention',
+          's3:PutBucketObjectLockConfiguration',
+          's3:PutLifecycleConfiguration',
+        ],
+        resources: [this.auditAnchor.bucketArn, this.auditAnchor.arnForObjects('*')],
+      }),
+    );
 
     this.deadLetterQueue = new sqs.Queue(this, 'EsmDeadLetterQueue', {
       queueName: stageResourceName(stage.name, DEAD_LETTER_QUEUE.name),

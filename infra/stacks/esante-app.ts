@@ -1,6 +1,7 @@
 import type { App } from 'aws-cdk-lib';
 import { Tags } from 'aws-cdk-lib';
 import type { ConsumerDefinition } from '../consumers.ts';
+import { anchorBucketName } from '../resources.ts';
 import { ConsumersStack } from './consumers-stack.ts';
 import { DataStack } from './data-stack.ts';
 import { EventBusStack, type TopicSpec } from './event-bus-stack.ts';
@@ -54,6 +55,7 @@ export const buildApp = (app: App, options: BuildOptions = {}): EsanteStacks => 
     emailFrom: data.emailFrom,
     emailIdentity: data.emailIdentity,
     configurationSetName: data.configurationSet.configurationSetName,
+    auditAnchorBucketName: anchorBucketName(stage.name, env.account, env.region),
   });
   consumers.addStackDependency(bus, 'topics exist before the mappings read them');
   // The released catalog schemas (Glue Schema Registry): nothing depends on it, see the stack.

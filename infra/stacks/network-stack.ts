@@ -57,6 +57,11 @@ export class NetworkStack extends Stack {
       service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
       subnets: [isolated],
     });
+    // S3: the audit anchor function writes digests and archives to the locked bucket (gateway, free).
+    this.vpc.addGatewayEndpoint('S3', {
+      service: ec2.GatewayVpcEndpointAwsService.S3,
+      subnets: [isolated],
+    });
     // Interface endpoints, reachable on 443 from inside the VPC only:
     //  SQS   the ESM's on-failure destination (required in the cluster's VPC);
     //  KAFKA GetBootstrapBrokers from the functions (shared/kafka/config.ts resolves brokers from MSK_CLUSTER_ARN);
@@ -99,7 +104,7 @@ export class NetworkStack extends Stack {
       endpoint.connections.allowDefaultPortFrom(this.brokerSecurityGroup, 'ESM pollers');
     }
 
-    // 443 anywhere reaches the interface endpoints and the DynamoDB gateway endpoint (whose address ranges
+    // 443 anywhere reaches the interface endpoints and the DynamoDB and S3 gateway endpoints (whose address ranges
     // are a region prefix list); with no NAT or internet gateway there is no route beyond them.
     this.functionSecurityGroup.addEgressRule(
       ec2.Peer.anyIpv4(),

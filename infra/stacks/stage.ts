@@ -1,4 +1,5 @@
 import type { App } from 'aws-cdk-lib';
+import { AUDIT_ANCHOR } from '../resources.ts';
 
 /**
  * What differs between dev and prod: sizes and retention. Everything else (topics, consumers, tables) comes
@@ -25,6 +26,12 @@ export interface StageConfig {
   reserveConcurrency: boolean;
   /** The account concurrency quota (Service Quotas L-B99A9384) the reservations are checked against. */
   accountConcurrency: number;
+  /**
+   * COMPLIANCE retention of each audit digest and archive, in days. prod: six years and a day (HIPAA's six
+   * years, infra/resources.ts AUDIT_ANCHOR); dev: one day, since nobody can delete a locked object or its
+   * bucket before then, and a dev stage is destroyed and deployed again.
+   */
+  auditRetentionDays: number;
 }
 
 /** Concurrency Lambda always leaves unreserved in an account. */
@@ -41,6 +48,7 @@ export const STAGES: Record<StageConfig['name'], StageConfig> = {
     retainData: false,
     reserveConcurrency: false,
     accountConcurrency: 1_000,
+    auditRetentionDays: 1,
   },
   prod: {
     name: 'prod',
@@ -52,6 +60,7 @@ export const STAGES: Record<StageConfig['name'], StageConfig> = {
     retainData: true,
     reserveConcurrency: true,
     accountConcurrency: 1_000,
+    auditRetentionDays: AUDIT_ANCHOR.retentionDays,
   },
 };
 

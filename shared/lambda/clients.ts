@@ -8,14 +8,15 @@ import { DeadLetterPublisher } from '../kafka/dlq.ts';
  * the function first needs it) and reused across invocations, as AWS recommends:
  * https://docs.aws.amazon.com/lambda/latest/dg/best-practices.html
  *
- * Locally, DYNAMODB_ENDPOINT / SES_ENDPOINT / SQS_ENDPOINT point the SDK at dynalite, aws-ses-v2-local and
- * ElasticMQ; with an endpoint set, the credentials come from the same environment or are dummy ones (the
+ * Locally, DYNAMODB_ENDPOINT / SES_ENDPOINT / SQS_ENDPOINT / S3_ENDPOINT point the SDK at dynalite,
+ * aws-ses-v2-local, ElasticMQ and versitygw; with an endpoint set, the credentials come from the same environment or are dummy ones (the
  * local servers accept any signature); without one, the SDK's default chain and region apply.
  */
 export const ENDPOINT_ENV = {
   dynamodb: 'DYNAMODB_ENDPOINT',
   ses: 'SES_ENDPOINT',
   sqs: 'SQS_ENDPOINT',
+  s3: 'S3_ENDPOINT',
 } as const;
 
 export const LOCAL_REGION = 'us-east-1';

@@ -28,7 +28,13 @@ describe('npm start -- --demo --exit', () => {
   const broker = useOwnBroker();
   it('plays both seed flows, prints every step without PHI and exits 0', { timeout: 240_000 }, async () => {
     // Prepare
-    const env = { ...process.env, PORT: '0', KAFKA_BROKERS: broker.brokers() };
+    // The audit anchor's schedule at a second instead of an hour, so the run shows it at work.
+    const env = {
+      ...process.env,
+      PORT: '0',
+      KAFKA_BROKERS: broker.brokers(),
+      AUDIT_DIGEST_EVERY_SECONDS: '1',
+    };
     // Act
     const { code, out } = await run(['--import', 'tsx', 'infra/local/start.ts', '--demo', '--exit'], env);
     // Assess
@@ -44,6 +50,8 @@ describe('npm start -- --demo --exit', () => {
       /✚ consultation draft \S+ created for appointment apt-\w+-2; published medical\.consultation\.created/,
       /✉ notification sent to pat-\w+ via email \(consultation\.available/,
       /SES accepted 1 e-mail\(s\) for doc-\w+ and 2 for pat-\w+/,
+      /Audit anchor: a digest every 1 s/,
+      /Audit digest #\d+: [1-9]\d* chain\(s\), [1-9]\d* entr\(ies\)/,
     ]) {
       expect(out).toMatch(step);
     }

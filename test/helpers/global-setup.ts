@@ -6,6 +6,7 @@ import { type RunningKafka, startKafka } from '../../infra/local/kafka/broker.ts
 import { freePort } from '../../infra/local/kafka/free-port.ts';
 import { LOCAL_DIR } from '../../infra/local/kafka/jvm.ts';
 import { groupCoordinatorsReady } from '../../infra/local/kafka/ready.ts';
+import { fetchVersitygw } from '../../infra/local/s3/versitygw.ts';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
 
 /**
@@ -24,6 +25,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     kafka = await startKafka({ port, dataDir });
     process.env.KAFKA_BROKERS = kafka.brokers.join(',');
   }
+  // The local S3 (the audit anchor's tests): built once from the Go module proxy, minutes on a new machine,
+  // so here rather than inside a test file's hook timeout.
+  await fetchVersitygw();
   const brokers = process.env.KAFKA_BROKERS ?? '';
   project.provide('kafkaBrokers', brokers);
 

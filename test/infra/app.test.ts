@@ -1,8 +1,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Schedule } from 'aws-cdk-lib/aws-events';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, HIPAASecurityChecks, ServerlessChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,11 +12,14 @@ import { awsConsumerGroupId, domainOf, mskKafkaVersion } from '../../infra/const
 import { CONSUMERS, type ConsumerDefinition } from '../../infra/consumers.ts';
 import { KAFKA_VERSION } from '../../infra/local/kafka/broker.ts';
 import { functionName } from '../../infra/names.ts';
-import { DEAD_LETTER_QUEUE, EMAIL, TABLES } from '../../infra/resources.ts';
+import { AUDIT_ANCHOR, DEAD_LETTER_QUEUE, EMAIL, TABLES } from '../../infra/resources.ts';
 import { TABLE_ACTIONS } from '../../infra/stacks/consumers-stack.ts';
 import { buildApp } from '../../infra/stacks/esante-app.ts';
 import { TOPIC_CREATE_CONCURRENCY } from '../../infra/stacks/event-bus-stack.ts';
 import {
+  ANCHOR_FUNCTION_ACKS,
+  ANCHOR_LOG_BUCKET_ACKS,
+  ANCHOR_RULE_ACKS,
   acknowledgeFindings,
   CONSUMER_ACKS,
   FUNCTION_ACKS,
@@ -154,7 +158,7 @@ describe('network', () => {
         .split('.')
         .pop(),
     );
-    expect(services.sort()).toEqual(['dynamodb', 'email', 'kafka', 'kms', 'sqs', 'sts', 'xray']);
+    expect(services.sort()).toEqual(['dynamodb', 'email', 'kafka', 'kms', 's3', 'sqs', 'sts', 'xray']);
   });
 
   it('has no security group that admits 0.0.0.0/0 or ::/0', () => {
@@ -254,7 +258,8 @@ describe('consumer functions', () => {
     const fns = Object.values(templates.consumers.findResources('AWS::Lambda::Function')) as {
       Properties: CfnProperties;
     }[];
-    expect(fns).toHaveLength(consumers.length + 1);
+    // The consumers, the health function and the audit anchor function.
+    expect(fns).toHaveLength(consumers.length + 2);
     for (const fn of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -268,6 +273,9 @@ describe('consumer functions', () => {
       expect(fn.Properties.VpcConfig.SubnetIds).toHaveLength(3);
       expect(fn.Properties.Layers).toHaveLength(1);
       expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+      // Every function but the anchor (which reads the audit table and writes S3 only) talks to Kafka.
+      if (fn.Properties.FunctionName === functionName(String(cdkJson.context.stage), 'audit-anchor'))
+        continue;
       expect(fn.Properties.Environment.Variables).toMatchObject({
         KAFKA_AUTH: 'iam',
         MSK_CLUSTER_ARN: expect.anything(),
@@ -285,7 +293,7 @@ describe('consumer functions', () => {
     );
     const stage = String(cdkJson.context.stage);
     expect(names.sort()).toEqual(
-      [...consumers.map((c) => c.name), 'health'].map((n) => functionName(stage, n)).sort(),
+      [...consumers.map((c) => c.name), 'health', 'audit-anchor'].map((n) => functionName(stage, n)).sort(),
     );
     templates.consumers.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: functionName(stage, 'notification'),
@@ -303,8 +311,8 @@ describe('consumer functions', () => {
       (a) => (a as { Properties: { MetricName: string } }).Properties.MetricName,
     );
     expect(alarms.filter((m) => m === 'OffsetLag')).toHaveLength(consumers.length);
-    expect(alarms.filter((m) => m === 'Errors')).toHaveLength(consumers.length + 1);
-    expect(alarms.filter((m) => m === 'Throttles')).toHaveLength(consumers.length + 1);
+    expect(alarms.filter((m) => m === 'Errors')).toHaveLength(consumers.length + 2);
+    expect(alarms.filter((m) => m === 'Throttles')).toHaveLength(consumers.length + 2);
     templates.consumers.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
@@ -405,7 +413,7 @@ describe('least privilege', () => {
   it('lets the audit function only append to and read the audit table', () => {
     // Act
     const audit = statements.filter(
-      (s) => s.id.includes('Fnaudit') && actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+      (s) => /Fnaudit(?!anchor)/.test(s.id) && actionsOf(s).some((a) => a.startsWith('dynamodb:')),
     );
     // Assess
     expect(audit.length).toBeGreaterThan(0);
@@ -478,6 +486,117 @@ describe("scale and deploy-time checks (today's catalog)", () => {
   });
 });
 
+interface PolicyStatementJson {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Condition?: unknown;
+}
+
+describe('audit anchor', () => {
+  const buckets = templates.data.findResources('AWS::S3::Bucket') as Record<
+    string,
+    { Properties: Record<string, unknown> }
+  >;
+  const anchor = Object.entries(buckets).find(([id]) => id.startsWith('AuditAnchor') && !id.includes('Logs'));
+  const [logsId] = Object.keys(buckets).filter((id) => id.startsWith('AuditAnchorAccessLogs'));
+
+  it('keeps digests in a bucket with Object Lock in compliance mode, under the CMK, logged and never public', () => {
+    const props = anchor?.[1].Properties as {
+      ObjectLockEnabled: boolean;
+      ObjectLockConfiguration: unknown;
+      VersioningConfiguration: unknown;
+      BucketEncryption: { ServerSideEncryptionConfiguration: { ServerSideEncryptionByDefault: unknown }[] };
+      PublicAccessBlockConfiguration: unknown;
+      LoggingConfiguration: unknown;
+    };
+    expect(props.ObjectLockEnabled).toBe(true);
+    expect(props.ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: {
+        DefaultRetention: { Mode: 'COMPLIANCE', Days: stacks.consumers.stageConfig.auditRetentionDays },
+      },
+    });
+    expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(
+      props.BucketEncryption.ServerSideEncryptionConfiguration[0]?.ServerSideEncryptionByDefault,
+    ).toMatchObject({
+      SSEAlgorithm: 'aws:kms',
+      KMSMasterKeyID: { 'Fn::GetAtt': [expect.stringMatching(/^DataKey/), 'Arn'] },
+    });
+    expect(props.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(props.LoggingConfiguration).toMatchObject({ DestinationBucketName: { Ref: logsId } });
+    const policy = JSON.stringify(templates.data.findResources('AWS::S3::BucketPolicy'));
+    expect(policy).toContain('"aws:SecureTransport":"false"');
+    expect(policy).toContain('s3:DeleteObjectVersion');
+  });
+
+  it('lets the anchor function write only COMPLIANCE-locked objects and never delete or unlock', () => {
+    const statements = Object.entries(templates.consumers.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('Fnauditanchor'))
+      .flatMap(
+        ([, p]) =>
+          (p as { Properties: { PolicyDocument: { Statement: PolicyStatementJson[] } } }).Properties
+            .PolicyDocument.Statement,
+      );
+    const allowed = statements.filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat());
+    const write = statements.find((s) => s.Sid === 'WriteLockedAnchor');
+    const deny = statements.find((s) => s.Effect === 'Deny');
+    // Assess
+    for (const forbidden of [
+      's3:DeleteObject',
+      's3:DeleteObjectVersion',
+      's3:BypassGovernanceRetention',
+      's3:*',
+    ])
+      expect(allowed).not.toContain(forbidden);
+    expect(allowed.filter((a: string) => a.startsWith('dynamodb:')).sort()).toEqual([
+      'dynamodb:Query',
+      'dynamodb:Scan',
+    ]);
+    expect(write?.Condition).toEqual({
+      StringEquals: { 's3:object-lock-mode': 'COMPLIANCE' },
+      NumericGreaterThanEquals: {
+        's3:object-lock-remaining-retention-days': String(
+          stacks.consumers.stageConfig.auditRetentionDays - 1,
+        ),
+      },
+    });
+    expect(deny?.Action).toEqual(
+      expect.arrayContaining(['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention']),
+    );
+  });
+
+  it('runs the digest hourly and the archive daily on EventBridge schedules', () => {
+    const rules = Object.values(templates.consumers.findResources('AWS::Events::Rule')) as {
+      Properties: { ScheduleExpression: string; Targets: { Input: string }[] };
+    }[];
+    const schedules = rules.map((r) => [
+      r.Properties.ScheduleExpression,
+      JSON.parse(r.Properties.Targets[0]?.Input ?? '{}').task,
+    ]);
+    expect(schedules.sort()).toEqual([
+      [Schedule.rate(Duration.hours(AUDIT_ANCHOR.archiveEveryHours)).expressionString, 'archive'],
+      [Schedule.rate(Duration.minutes(AUDIT_ANCHOR.digestEveryMinutes)).expressionString, 'digest'],
+    ]);
+  });
+
+  it('never expires audit entries: the audit table has no TTL, and keeps PITR', () => {
+    const tables = Object.values(templates.data.findResources('AWS::DynamoDB::Table')) as {
+      Properties: Record<string, unknown>;
+    }[];
+    const audit = tables.find((t) => String(t.Properties.TableName).endsWith(TABLES.audit.name));
+    expect(audit?.Properties.TimeToLiveSpecification).toBeUndefined();
+    expect('ttlAttribute' in TABLES.audit).toBe(false);
+    expect(audit?.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+  });
+});
+
 describe('cdk-nag (AwsSolutions, HIPAA.Security, Serverless)', () => {
   it('reports no unacknowledged finding', () => {
     // Act: cdk-nag 3 packs are validation plugins; validateScope runs them on the synthesised tree.
@@ -494,7 +613,14 @@ describe('cdk-nag (AwsSolutions, HIPAA.Security, Serverless)', () => {
   });
 
   it('names a rule and a specific reason in every acknowledgement', () => {
-    for (const a of [...FUNCTION_ACKS, ...CONSUMER_ACKS, ...UNRESERVED_ACKS]) {
+    for (const a of [
+      ...FUNCTION_ACKS,
+      ...CONSUMER_ACKS,
+      ...UNRESERVED_ACKS,
+      ...ANCHOR_FUNCTION_ACKS,
+      ...ANCHOR_RULE_ACKS,
+      ...ANCHOR_LOG_BUCKET_ACKS,
+    ]) {
       expect(a.id).toMatch(/^(AwsSolutions|HIPAA\.Security|Serverless)-[A-Za-z0-9]+/);
       expect(a.reason.length).toBeGreaterThan(40);
     }
@@ -534,7 +660,14 @@ describe('outside scanners', () => {
       expect(metadata, a.id).toContain(`"${a.id}"`);
       expect(docs, a.id).toContain(a.id);
     }
-    for (const a of [...FUNCTION_ACKS, ...CONSUMER_ACKS, ...UNRESERVED_ACKS]) {
+    for (const a of [
+      ...FUNCTION_ACKS,
+      ...CONSUMER_ACKS,
+      ...UNRESERVED_ACKS,
+      ...ANCHOR_FUNCTION_ACKS,
+      ...ANCHOR_RULE_ACKS,
+      ...ANCHOR_LOG_BUCKET_ACKS,
+    ]) {
       expect(docs, a.id).toContain(a.id.replace(/\[.*$/, ''));
     }
   });

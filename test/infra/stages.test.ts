@@ -6,6 +6,7 @@ import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks, HIPAASecurityChecks, ServerlessChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONSUMERS, type ConsumerDefinition } from '../../infra/consumers.ts';
+import { AUDIT_ANCHOR } from '../../infra/resources.ts';
 import { type BuildOptions, buildApp, type EsanteStacks } from '../../infra/stacks/esante-app.ts';
 import { acknowledgeFindings } from '../../infra/stacks/nag.ts';
 import { STAGES, UNRESERVED_CONCURRENCY_FLOOR } from '../../infra/stacks/stage.ts';
@@ -297,6 +298,31 @@ describe('two stages in one account and region', () => {
       expect(t.Properties?.DeletionProtectionEnabled).toBe(false);
       expect(t.DeletionPolicy).toBe('Delete');
     }
+  });
+
+  it('locks audit digests six years and a day in prod and a day in dev, the function told the same', () => {
+    const retention = (s: Synthesised) => {
+      const resources = Object.values(s.templates[s.stacks.data.stackName]?.Resources ?? {});
+      const bucket = resources.find(
+        (r) => r.Type === 'AWS::S3::Bucket' && r.Properties?.ObjectLockEnabled === true,
+      ) as unknown as { Properties: { ObjectLockConfiguration: unknown }; DeletionPolicy?: string };
+      const fn = Object.values(s.templates[s.stacks.consumers.stackName]?.Resources ?? {}).find(
+        (r) =>
+          r.Type === 'AWS::Lambda::Function' &&
+          JSON.stringify(r.Properties?.Environment).includes(AUDIT_ANCHOR.retentionEnv),
+      ) as unknown as { Properties: { Environment: { Variables: Record<string, string> } } };
+      return {
+        lock: bucket.Properties.ObjectLockConfiguration,
+        kept: bucket.DeletionPolicy,
+        writer: fn.Properties.Environment.Variables[AUDIT_ANCHOR.retentionEnv],
+      };
+    };
+    const lock = (days: number) => ({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: days } },
+    });
+    expect(retention(prod)).toEqual({ lock: lock(2193), kept: 'Retain', writer: '2193' });
+    expect(retention(dev)).toEqual({ lock: lock(1), kept: 'Retain', writer: '1' });
   });
 
   it('reserves concurrency only within what the account leaves reservable', () => {

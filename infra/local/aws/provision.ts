@@ -6,13 +6,20 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import {
+  BucketAlreadyOwnedByYou,
+  CreateBucketCommand,
+  PutObjectLockConfigurationCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig } from '../../../shared/lambda/clients.ts';
-import { DEAD_LETTER_QUEUE, TABLES, type TableDefinition } from '../../resources.ts';
+import { AUDIT_ANCHOR, DEAD_LETTER_QUEUE, TABLES, type TableDefinition } from '../../resources.ts';
 
 export interface ProvisionResult {
   tables: { name: string; created: boolean }[];
   queueUrl?: string;
+  anchorBucket?: string;
 }
 
 /** CreateTable input for a definition of infra/resources.ts (on-demand billing, every index projects ALL). */
@@ -89,7 +96,44 @@ export const provisionAws = async (env: Record<string, string | undefined>): Pro
       sqs.destroy();
     }
   }
+  const bucket = env[AUDIT_ANCHOR.env];
+  if (env.S3_ENDPOINT && bucket) {
+    await provisionAnchorBucket(env, bucket);
+    result.anchorBucket = bucket;
+  }
   return result;
+};
+
+/**
+ * The audit anchor bucket as the CDK app makes it: Object Lock enabled at creation (which turns versioning
+ * on for good) and a default COMPLIANCE retention of AUDIT_ANCHOR_RETENTION_DAYS (the writer also stamps
+ * each object with it).
+ */
+const provisionAnchorBucket = async (env: Record<string, string | undefined>, bucket: string) => {
+  const s3 = new S3Client({ ...awsClientConfig('s3', env), forcePathStyle: true });
+  try {
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+    } catch (error) {
+      if (!(error instanceof BucketAlreadyOwnedByYou)) throw error;
+    }
+    await s3.send(
+      new PutObjectLockConfigurationCommand({
+        Bucket: bucket,
+        ObjectLockConfiguration: {
+          ObjectLockEnabled: 'Enabled',
+          Rule: {
+            DefaultRetention: {
+              Mode: 'COMPLIANCE',
+              Days: Number(env[AUDIT_ANCHOR.retentionEnv] || AUDIT_ANCHOR.retentionDays),
+            },
+          },
+        },
+      }),
+    );
+  } finally {
+    s3.destroy();
+  }
 };
 
 /** dynalite does not implement TTL; AWS does (and the CDK app sets it). Locally, items simply stay. */

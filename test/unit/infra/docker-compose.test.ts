@@ -75,6 +75,7 @@ describe('docker-compose.yml', () => {
     expect(env[ENDPOINT_ENV.dynamodb]).toBe('http://dynamodb:8000');
     expect(env[ENDPOINT_ENV.sqs]).toBe('http://elasticmq:9324');
     expect(env[ENDPOINT_ENV.ses]).toBe('http://ses:8005');
+    expect(env[ENDPOINT_ENV.s3]).toBe('http://s3:7070');
     expect(env.KAFKA_REPLICATION_FACTOR).toBe(1);
     expect(bus?.command?.join(' ')).toMatch(/npm ci .*&& npm start -- --demo$/);
     expect(bus?.ports).toContain(`127.0.0.1:${env.PORT}:${env.PORT}`);
@@ -88,7 +89,7 @@ describe('docker-compose.yml', () => {
     // Prepare
     const dependsOn = services.bus?.depends_on ?? {};
     // Assess
-    expect(Object.keys(dependsOn).sort()).toEqual(['dynamodb', 'elasticmq', 'kafka', 'ses']);
+    expect(Object.keys(dependsOn).sort()).toEqual(['dynamodb', 'elasticmq', 'kafka', 's3', 'ses']);
     for (const [name, service] of Object.entries(services))
       for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
         expect(services[dependency], `${name} → ${dependency}`).toBeDefined();
