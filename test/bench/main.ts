@@ -24,7 +24,7 @@ import { benchLambda } from './lambda.ts';
 import { benchLatency } from './latency.ts';
 import { benchMemory } from './memory.ts';
 import { benchOurs, benchRaw, benchSeedStyle, PRODUCER_SETTINGS } from './producer.ts';
-import { type BenchResults, goals, machineText, markdownTable, tableRows } from './report.ts';
+import { type BenchResults, goals, machineText, markdownTable, pairedRatio, tableRows } from './report.ts';
 
 /**
  * The bench itself (run.ts sets the environment first). `npm run bench` (full run, writes docs/benchmarks.{md,json,png}) and `npm run bench -- --quick` (a smoke
@@ -83,34 +83,6 @@ const SIZES = quick
 
 const step = (what: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}`);
 
-// --only compression: row 6 by itself, printed (and written to .local/bench/compression.json), docs untouched.
-if (args.only !== undefined) {
-  if (args.only !== 'compression') throw new Error(`--only knows "compression", not "${args.only}"`);
-  const broker = await startBenchBroker();
-  try {
-    step(`row 6: compression (${SIZES.compressionEvents} events × ${SIZES.rounds} rounds per codec)`);
-    const rows = await benchCompression(
-      broker.kafka,
-      broker.brokers,
-      SIZES.compressionEvents,
-      SIZES.rounds,
-      step,
-    );
-    const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value);
-    await mkdir(BENCH_DIR, { recursive: true });
-    await writeFile(join(BENCH_DIR, 'compression.json'), `${JSON.stringify(rows, null, 2)}\n`);
-    console.log(`\n${compressionTable(rows, valueBytes)}\n`);
-  } finally {
-    await broker.stop();
-  }
-  process.exit(0);
-}
-
-const started = new Date();
-const t0 = performance.now();
-const command = quick ? 'npm run bench -- --quick' : 'npm run bench';
-step(`${command}: output to ${relative(REPO_ROOT, outDir) || '.'}`);
-
 /** Row 1's producer peers in interleaved rounds on one broker (the loopback one or the delayed one). */
 const producerRounds = async (
   broker: BenchBroker,
@@ -140,6 +112,104 @@ const producerRounds = async (
   }
   return producer;
 };
+
+/**
+ * --only ROW: one row by itself, printed (and written to .local/bench/<row>.json), docs untouched; a
+ * before/after check of one change, each figure beside its peer in the same run.
+ * - compression: row 6;
+ * - producer: row 1 on the loopback (ours, raw kafkajs sendBatch, the seed's awaited send, ProducerPerformance);
+ * - audit: the emulator driving the audit function into DynamoDB beside the emulator driving a no-op;
+ * - e2e: publish → audit entry beside Kafka's EndToEndLatency (row 3, loopback).
+ */
+const ONLY_ROWS = ['compression', 'producer', 'audit', 'e2e'] as const;
+if (args.only !== undefined) {
+  const only = args.only as (typeof ONLY_ROWS)[number];
+  if (!ONLY_ROWS.includes(only)) throw new Error(`--only knows ${ONLY_ROWS.join(', ')}, not "${args.only}"`);
+  const broker = await startBenchBroker();
+  const dynamo = only === 'audit' || only === 'e2e' ? await startBenchDynamo() : undefined;
+  const print = async (result: unknown, text: string) => {
+    await mkdir(BENCH_DIR, { recursive: true });
+    await writeFile(join(BENCH_DIR, `${only}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`\n${text}\n`);
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  try {
+    if (only === 'compression') {
+      step(`row 6: compression (${SIZES.compressionEvents} events × ${SIZES.rounds} rounds per codec)`);
+      const rows = await benchCompression(
+        broker.kafka,
+        broker.brokers,
+        SIZES.compressionEvents,
+        SIZES.rounds,
+        step,
+      );
+      const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value);
+      await print(rows, compressionTable(rows, valueBytes));
+    } else if (only === 'producer') {
+      step('row 1: producer throughput (interleaved rounds, loopback)');
+      const p = await producerRounds(broker, SIZES, 'loopback');
+      const rate = (xs: { perSecond: number }[]) => Math.round(median(xs.map((x) => x.perSecond)));
+      await print(
+        p,
+        `row 1 (median of ${SIZES.rounds}): ours ${rate(p.ours)}/s, raw sendBatch ${rate(p.raw)}/s (ours/raw ${pairedRatio(p.ours, p.raw).toFixed(2)}), seed-style ${rate(p.seedStyle)}/s, Java ${rate(p.java)}/s (ours/Java ${(rate(p.ours) / rate(p.java)).toFixed(2)})`,
+      );
+    } else {
+      const audit = consumerByName('audit');
+      if (!audit || !dynamo) throw new Error('infra/consumers.ts has no audit consumer');
+      Object.assign(process.env, dynamo.env, {
+        [TABLES.audit.env]: TABLES.audit.name,
+        KAFKA_BROKERS: broker.brokers.join(','),
+        ...recordRetryEnv(audit.recordRetry),
+      });
+      const handler = await auditHandler();
+      if (only === 'audit') {
+        step('emulator + audit + DynamoDB beside emulator + no-op');
+        const total = await prefill(broker.kafka, SIZES.consumerRecords);
+        const esmAudit: { perSecond: number }[] = [];
+        const esmNoop: { perSecond: number }[] = [];
+        for (let round = 0; round < SIZES.rounds; round++) {
+          esmNoop.push(await benchEsm(broker.kafka, broker.brokers, total, noopHandler(), 300_000));
+          await dynamo.resetAuditTable();
+          esmAudit.push(
+            await benchEsm(broker.kafka, broker.brokers, total, handler, 300_000, SIZES.auditRecords),
+          );
+          step(
+            `  round ${round + 1}: no-op ${Math.round(esmNoop.at(-1)?.perSecond ?? 0)}/s, audit ${Math.round(esmAudit.at(-1)?.perSecond ?? 0)}/s`,
+          );
+        }
+        await print(
+          { esmAudit, esmNoop, batchSize: audit.batchSize, windowSeconds: audit.maxBatchingWindowSeconds },
+          `audit row (batch size ${audit.batchSize}, window ${audit.maxBatchingWindowSeconds} s): audit ${Math.round(median(esmAudit.map((x) => x.perSecond)))}/s, no-op ${Math.round(median(esmNoop.map((x) => x.perSecond)))}/s, audit/no-op ${pairedRatio(esmAudit, esmNoop).toFixed(3)}`,
+        );
+      } else {
+        step('publish → audit entry beside EndToEndLatency');
+        const ours = await benchLatency(broker.kafka, broker.brokers, handler, SIZES.latency);
+        const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.latency, 0).value);
+        const kafka = await kafkaEndToEndLatency(
+          broker.kafka,
+          broker.brokers,
+          SIZES.kafkaE2eMessages,
+          valueBytes,
+        );
+        const windowMs = audit.maxBatchingWindowSeconds * 1000;
+        const limit = 3 * kafka.p99Ms + windowMs + PRODUCER_SETTINGS.lingerMs;
+        await print(
+          { ours, kafka, windowMs, limitMs: limit },
+          `e2e row (window ${windowMs} ms): ours p50 ${ours.p50Ms.toFixed(0)} p99 ${ours.p99Ms.toFixed(0)} ms, Kafka p99 ${kafka.p99Ms.toFixed(1)} ms, limit 3×Kafka p99 + window + linger = ${limit.toFixed(0)} ms; p99 − window = ${(ours.p99Ms - windowMs).toFixed(0)} ms`,
+        );
+      }
+    }
+  } finally {
+    await dynamo?.stop();
+    await broker.stop();
+  }
+  process.exit(0);
+}
+
+const started = new Date();
+const t0 = performance.now();
+const command = quick ? 'npm run bench -- --quick' : 'npm run bench';
+step(`${command}: output to ${relative(REPO_ROOT, outDir) || '.'}`);
 
 const measure = async (): Promise<BenchResults> => {
   const machine = await machineInfo();
