@@ -37,6 +37,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     render: { type: 'string' },
     only: { type: 'string' },
+    rounds: { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -80,6 +81,9 @@ const SIZES = quick
       rtt: { delayMs: 1, rounds: 3, producerEvents: 20_000, seedEvents: 1_000, javaRecords: 100_000 },
       compressionEvents: 10_000,
     };
+
+// --rounds N: fewer (or more) interleaved rounds than the mode's, for a quick before/after with --only.
+if (args.rounds !== undefined) SIZES.rounds = Number(args.rounds);
 
 const step = (what: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}`);
 
