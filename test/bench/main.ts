@@ -23,7 +23,15 @@ import { javaConsumerPerformance, javaProducerPerformance, kafkaEndToEndLatency 
 import { benchLambda } from './lambda.ts';
 import { benchLatency } from './latency.ts';
 import { benchMemory } from './memory.ts';
-import { benchOurs, benchRaw, benchSeedStyle, PRODUCER_SETTINGS } from './producer.ts';
+import {
+  benchOurs,
+  benchOursSharded,
+  benchPlatformatic,
+  benchRaw,
+  benchSeedStyle,
+  PRODUCER_SETTINGS,
+  type Throughput,
+} from './producer.ts';
 import { type BenchResults, goals, machineText, markdownTable, pairedRatio, tableRows } from './report.ts';
 
 /**
@@ -153,8 +161,26 @@ if (args.only !== undefined) {
       step('row 1: producer throughput (interleaved rounds, loopback)');
       const p = await producerRounds(broker, SIZES, 'loopback');
       const rate = (xs: { perSecond: number }[]) => Math.round(median(xs.map((x) => x.perSecond)));
+      step('row 1 levers: our producer sharded over disjoint partitions (2 and 3 requests in flight)');
+      const sharded: Record<'one' | 'two' | 'three' | 'raw' | 'platformatic', Throughput[]> = {
+        one: [],
+        two: [],
+        three: [],
+        raw: [],
+        platformatic: [],
+      };
+      for (let round = 0; round < SIZES.rounds; round++) {
+        sharded.one.push(await benchOurs(broker.kafka, SIZES.producerEvents));
+        sharded.two.push(await benchOursSharded(broker.kafka, SIZES.producerEvents, 2));
+        sharded.three.push(await benchOursSharded(broker.kafka, SIZES.producerEvents, 3));
+        sharded.raw.push(await benchRaw(broker.kafka, SIZES.producerEvents));
+        sharded.platformatic.push(await benchPlatformatic(broker.brokers, SIZES.producerEvents));
+      }
+      console.log(
+        `\nrow 1 levers (median of ${SIZES.rounds}): one producer ${rate(sharded.one)}/s; 2 sharded ${rate(sharded.two)}/s (×${pairedRatio(sharded.two, sharded.one).toFixed(2)}); 3 sharded ${rate(sharded.three)}/s (×${pairedRatio(sharded.three, sharded.one).toFixed(2)}); raw kafkajs sendBatch ${rate(sharded.raw)}/s; @platformatic/kafka send, same batches ${rate(sharded.platformatic)}/s (×${pairedRatio(sharded.platformatic, sharded.raw).toFixed(2)} of raw kafkajs); Java ${rate(p.java)}/s`,
+      );
       await print(
-        p,
+        { ...p, sharded },
         `row 1 (median of ${SIZES.rounds}): ours ${rate(p.ours)}/s, raw sendBatch ${rate(p.raw)}/s (ours/raw ${pairedRatio(p.ours, p.raw).toFixed(2)}), seed-style ${rate(p.seedStyle)}/s, Java ${rate(p.java)}/s (ours/Java ${(rate(p.ours) / rate(p.java)).toFixed(2)})`,
       );
     } else {
