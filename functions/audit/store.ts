@@ -299,14 +299,19 @@ const appendToChain = async (table: string, chainKey: string, entries: AuditEntr
       if (!fresh) {
         const later = await readItems(chainKey, tail.seq + 1, table);
         const elsewhere = new Set(later.flat().map((slot) => slot.eventId));
-        const finish = later.filter(
-          (item, i) =>
-            i === later.length - 1 || item.some((slot) => pending.some((e) => e.eventId === slot.eventId)),
-        );
+        const mine = new Set(pending.map((e) => e.eventId));
+        const finish = later
+          .filter((item, i) => i === later.length - 1 || item.some((slot) => mine.has(slot.eventId)))
+          .flat();
         // Chained by another writer (maybe one that stopped before indexing it): finish, and leave it out.
+        // A batch read first: usually every entry is indexed already, and a span holds hundreds.
+        const indexed = await indexedIds(
+          table,
+          finish.map((slot) => slot.eventId),
+        );
         await indexEntries(
           table,
-          finish.flat().map((slot) => slot.entry),
+          finish.filter((slot) => !indexed.has(slot.eventId)).map((slot) => slot.entry),
         );
         pending = pending.filter((e) => !elsewhere.has(e.eventId));
         const newest = later.at(-1)?.at(-1);
