@@ -133,7 +133,20 @@ const producerRounds = async (
  * - audit: the emulator driving the audit function into DynamoDB beside the emulator driving a no-op;
  * - e2e: publish → audit entry beside Kafka's EndToEndLatency (row 3, loopback).
  */
-const ONLY_ROWS = ['compression', 'producer', 'audit', 'e2e'] as const;
+const ONLY_ROWS = ['compression', 'producer', 'audit', 'e2e', 'lambda'] as const;
+if (args.only === 'lambda') {
+  // Row 4 needs no broker: each function's cold init beside the bare handler and its own floor.
+  step(`row 4: Lambda bundles and cold init (${SIZES.coldInitRuns} runs each, interleaved)`);
+  const lambda = await benchLambda(SIZES.coldInitRuns);
+  const lines = lambda.coldInit.map((c) => {
+    const floor = lambda.floors?.find((f) => f.name === c.name);
+    return `${c.name}: ${c.initMs.toFixed(0)} ms, ${(c.initMs / lambda.bare.initMs).toFixed(2)}× bare${floor ? `, floor ${floor.initMs.toFixed(0)} ms, ${(c.initMs / floor.initMs).toFixed(2)}× floor` : ''}`;
+  });
+  await mkdir(BENCH_DIR, { recursive: true });
+  await writeFile(join(BENCH_DIR, 'lambda.json'), `${JSON.stringify(lambda, null, 2)}\n`);
+  console.log(`\nrow 4 (bare ${lambda.bare.initMs.toFixed(0)} ms): ${lines.join('; ')}\n`);
+  process.exit(0);
+}
 if (args.only !== undefined) {
   const only = args.only as (typeof ONLY_ROWS)[number];
   if (!ONLY_ROWS.includes(only)) throw new Error(`--only knows ${ONLY_ROWS.join(', ')}, not "${args.only}"`);
