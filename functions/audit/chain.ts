@@ -52,6 +52,11 @@ export interface ChainHead {
  */
 export interface ChainSlot extends ChainHead {
   entry: ChainedAuditEntry;
+  /**
+   * The first position of the item that holds this slot, when a batch claimed several positions with one
+   * write (store.ts); absent for an item holding one position.
+   */
+  spanStart?: number;
 }
 
 export interface ChainCheck {
@@ -65,8 +70,9 @@ export interface ChainCheck {
  * an entry whose content no longer matches its hash, or whose indexed copy differs from the slot (edited), a
  * prevHash that is not the previous slot's hash (broken link), an event chained twice (duplicate), a
  * non-newest slot whose indexed entry is gone (missing), or a hint past the newest slot (the newest slots
- * deleted). The newest slot may lack its indexed entry: every later append (or the event's redelivery)
- * writes it first, so that is a write in progress, reported as `pending`, not a problem.
+ * deleted). The newest slot may lack its indexed entry, and so may every slot claimed by the same write (a
+ * batch's span): every later append (or the event's redelivery) writes them first, so that is a write in
+ * progress, reported as `pending`, not a problem.
  */
 export const verifyChain = (
   chainKey: string,
@@ -77,7 +83,9 @@ export const verifyChain = (
   let prev: ChainSlot | undefined;
   const seen = new Set<string>();
   const ordered = [...slots].sort((a, b) => a.seq - b.seq);
-  for (const [i, slot] of ordered.entries()) {
+  const newest = ordered.at(-1);
+  const newestItem = newest ? (newest.spanStart ?? newest.seq) : 0;
+  for (const slot of ordered) {
     const expectedSeq = (prev?.seq ?? 0) + 1;
     const after = prev ? { after: prev.eventId } : {};
     if (slot.seq !== expectedSeq)
@@ -97,7 +105,8 @@ export const verifyChain = (
     seen.add(slot.eventId);
     const copy = indexed(slot.eventId);
     if (!copy) {
-      if (i < ordered.length - 1) return { problem: { kind: 'missing', chainKey, seq: slot.seq, ...after } };
+      if ((slot.spanStart ?? slot.seq) !== newestItem)
+        return { problem: { kind: 'missing', chainKey, seq: slot.seq, ...after } };
     } else if (entryHash(copy) !== slot.hash || copy.hash !== slot.hash || copy.chainSeq !== slot.seq) {
       return { problem: { kind: 'edited', ...where } };
     }
@@ -109,8 +118,11 @@ export const verifyChain = (
       problem: { kind: 'missing', chainKey, seq: last + 1, ...(prev ? { after: prev.eventId } : {}) },
     };
   }
-  if (prev && !indexed(prev.eventId)) {
-    const { entry: _entry, ...pending } = prev;
+  const unindexed = ordered.find(
+    (slot) => (slot.spanStart ?? slot.seq) === newestItem && !indexed(slot.eventId),
+  );
+  if (prev && unindexed) {
+    const { entry: _entry, spanStart: _spanStart, ...pending } = unindexed;
     return { pending };
   }
   return {};

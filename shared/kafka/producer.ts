@@ -3,6 +3,7 @@ import {
   type Kafka,
   type Message,
   Partitioners,
+  type PartitionMetadata,
   type Producer,
   type RecordMetadata,
   type TopicMessages,
@@ -249,20 +250,34 @@ export class KafkaProducer {
           acks: -1,
           compression: this.#compression,
         });
-        // One metadata array per topic, shared by that topic's publishers (not a filter per event).
+        // One metadata array per topic, shared by that topic's publishers (not a filter per event), and the
+        // partitions written per topic.
         const perTopic = new Map<string, RecordMetadata[]>();
-        for (const m of metadata) perTopic.set(m.topicName, [...(perTopic.get(m.topicName) ?? []), m]);
+        const written = new Map<string, Set<number>>();
+        for (const m of metadata) {
+          const list = perTopic.get(m.topicName);
+          if (list) list.push(m);
+          else perTopic.set(m.topicName, [m]);
+          const partitions = written.get(m.topicName);
+          if (partitions) partitions.add(m.partition);
+          else written.set(m.topicName, new Set([m.partition]));
+        }
         // kafkajs 2.2.4 keeps one response per broker across its retries: when a partition's leader moves to
         // a broker that already answered, it returns without sending that partition's messages (in the
-        // three-node fault runs, acknowledged events never reached Kafka). Such messages go out again.
-        const written = new Set(metadata.map((m) => `${m.topicName}:${m.partition}`));
-        const unsent = batch.filter(
-          (p) =>
+        // three-node fault runs, acknowledged events never reached Kafka). Such messages go out again. One
+        // pass over the batch; a message's partition is computed only when its topic was not written to
+        // every partition (a large batch usually was), and once.
+        const unsent: Pending[] = [];
+        for (const p of batch) {
+          const partitions = written.get(p.topic);
+          const missed =
             p.message.key != null &&
             (p.resent ?? 0) < 2 &&
-            !written.has(`${p.topic}:${partitionOf(p.topic, p.message)}`),
-        );
-        for (const p of batch) if (!unsent.includes(p)) p.resolve(perTopic.get(p.topic) ?? []);
+            (partitions?.size ?? 0) < partitionCount(p.topic) &&
+            !partitions?.has(partitionOf(p.topic, p.message));
+          if (missed) unsent.push(p);
+          else p.resolve(perTopic.get(p.topic) ?? []);
+        }
         if (unsent.length > 0) {
           logger.warn(
             'Kafka producer: messages left unsent by the client after a leader change, sending again',
@@ -326,26 +341,33 @@ export class KafkaProducer {
 }
 
 const partitioner = Partitioners.DefaultPartitioner();
+
+/** The catalog's partition count of a topic (the count every provisioner creates). */
+const partitionCount = (topic: string): number =>
+  isCatalogTopic(topic) ? definitionOf(topic).partitions : 1;
+
+/** Partition metadata as the partitioner reads it, built once per topic. */
+const partitionMetadata = new Map<string, PartitionMetadata[]>();
+
 /**
- * The partition kafkajs's default partitioner picks for a keyed message, with the catalog's partition count
- * (the count every provisioner creates). Were a topic grown beyond it, a message could be sent once more
- * for nothing, which consumers absorb by eventId.
+ * The partition kafkajs's default partitioner picks for a keyed message, with the catalog's partition count.
+ * Were a topic grown beyond it, a message could be sent once more for nothing, which consumers absorb by
+ * eventId.
  */
-const partitionOf = (topic: string, message: Message): number =>
-  partitioner({
-    topic,
-    message,
-    partitionMetadata: Array.from(
-      { length: isCatalogTopic(topic) ? definitionOf(topic).partitions : 1 },
-      (_, i) => ({
-        partitionId: i,
-        leader: 0,
-        partitionErrorCode: 0,
-        replicas: [0],
-        isr: [0],
-      }),
-    ),
-  });
+const partitionOf = (topic: string, message: Message): number => {
+  let metadata = partitionMetadata.get(topic);
+  if (!metadata) {
+    metadata = Array.from({ length: partitionCount(topic) }, (_, i) => ({
+      partitionId: i,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
+    }));
+    partitionMetadata.set(topic, metadata);
+  }
+  return partitioner({ topic, message, partitionMetadata: metadata });
+};
 
 /** True when `error` (or an error it wraps) is the broker refusing the idempotent producer's sequence. */
 const sequenceBroken = (error: unknown): boolean => {

@@ -1,5 +1,12 @@
 import { describeError } from '../errors.ts';
-import { type ProcessOptions, type ProcessOutcome, processRecord } from '../kafka/process.ts';
+import { type BusEvent, decodeEvent } from '../events/envelope.ts';
+import {
+  type ProcessOptions,
+  type ProcessOutcome,
+  processRecord,
+  type RecordContext,
+  recordAnomalies,
+} from '../kafka/process.ts';
 import { type RawRecord, recordRef } from '../kafka/record.ts';
 import { logger } from '../log.ts';
 import {
@@ -12,7 +19,17 @@ import {
   partitionKey,
 } from './msk-event.ts';
 
+/** A partition's records, in offset order, for a handler that does the partition's work in one step. */
+export type PartitionHandler<E = BusEvent> = (items: { event: E; context: RecordContext }[]) => Promise<void>;
+
 export interface BatchOptions extends ProcessOptions {
+  /**
+   * A handler taking a partition's decoded records at once (the audit trail appends them as one step). The
+   * per-record handler stays the path of record: when any record of the partition does not decode, or the
+   * partition handler throws, the partition is handled record by record, with the per-record tier's
+   * retries, dead letters and in-order stop (the partition handler must be idempotent, like every handler).
+   */
+  resolvePartitionHandler?: (topic: string) => PartitionHandler | undefined;
   /** Milliseconds left in the invocation (Lambda's `context.getRemainingTimeInMillis`). */
   remainingTimeMs?: () => number;
   /**
@@ -57,6 +74,12 @@ export const processMskRecords = async (event: unknown, options: BatchOptions): 
 
 const processPartition = async (records: MskRecord[], options: BatchOptions): Promise<RecordResult[]> => {
   const reserveMs = options.reserveMs ?? 5_000;
+  const topic = records[0]?.topic;
+  const partitionHandler = topic === undefined ? undefined : options.resolvePartitionHandler?.(topic);
+  if (partitionHandler && (!options.remainingTimeMs || options.remainingTimeMs() >= reserveMs)) {
+    const results = await processAtOnce(records, partitionHandler, options);
+    if (results) return results;
+  }
   const results: RecordResult[] = [];
   let stopped: 'transient' | 'dead-letter-failed' | 'not-started' | undefined;
   for (const mskRecord of records) {
@@ -90,6 +113,60 @@ const processPartition = async (records: MskRecord[], options: BatchOptions): Pr
     }
   }
   return results;
+};
+
+/**
+ * A partition in one step: every record decoded and validated, then the partition handler once. Undefined
+ * (nothing was done that the per-record path would not do again) when a record does not decode or has no
+ * handler, or when the partition handler throws.
+ */
+const processAtOnce = async (
+  records: MskRecord[],
+  partitionHandler: PartitionHandler,
+  options: BatchOptions,
+): Promise<RecordResult[] | undefined> => {
+  const items: { event: BusEvent; context: RecordContext }[] = [];
+  for (const mskRecord of records) {
+    const record = fromMskRecord(mskRecord);
+    if (!options.resolveHandler(record.topic)) return undefined;
+    try {
+      items.push({
+        event: (options.decode ?? decodeEvent)(record.topic, record.value, record),
+        context: { record, attempt: 1 },
+      });
+    } catch {
+      return undefined; // the per-record path dead-letters it, with the reason
+    }
+  }
+  try {
+    await partitionHandler(items);
+  } catch (error) {
+    const first = items[0]?.context.record;
+    logger.warn('Partition step failed; handling its records one by one', {
+      ...(first ? { topic: first.topic, partition: first.partition, offset: first.offset } : {}),
+      records: items.length,
+      ...describeError(error),
+    });
+    return undefined;
+  }
+  return items.map(({ event, context: { record } }) => {
+    const anomalies = recordAnomalies(record, event);
+    if (anomalies.length > 0) {
+      logger.warn('Record metadata does not match its event', {
+        ...recordRef(record),
+        eventId: event.eventId,
+        anomalies,
+      });
+    }
+    const outcome: ProcessOutcome = {
+      status: 'processed',
+      eventId: event.eventId,
+      attempts: 1,
+      ...(anomalies.length > 0 ? { anomalies } : {}),
+    };
+    options.onOutcome?.(record, outcome);
+    return { record, outcome };
+  });
 };
 
 export const itemIdentifier = (

@@ -8,7 +8,7 @@ import type { DeadLetterPublisher } from '../kafka/dlq.ts';
 import type { Handler, RecordContext } from '../kafka/process.ts';
 import type { RetryPolicy } from '../kafka/retry.ts';
 import { logger } from '../log.ts';
-import { type BatchOptions, processMskEvent } from './batch.ts';
+import { type BatchOptions, type PartitionHandler, processMskEvent } from './batch.ts';
 import { deadLetters } from './clients.ts';
 import { injectLambdaContext, middy } from './middy.ts';
 import type { KafkaBatchResponse } from './msk-event.ts';
@@ -24,6 +24,11 @@ export type HandlersFor<Ts extends readonly Topic[]> = {
   [T in Ts[number]]: (event: BusEvent<T>, context: RecordContext) => Promise<void> | void;
 };
 
+/** Per topic, a handler taking a partition's records at once (see BatchOptions.resolvePartitionHandler). */
+export type PartitionHandlers = {
+  [T in Topic]?: PartitionHandler<BusEvent<T>>;
+};
+
 /** The topics of `topics` that `handlers` has no handler for. */
 export const missingHandlers = (topics: readonly string[], handlers: TopicHandlers): string[] =>
   topics.filter((topic) => typeof handlers[topic as Topic] !== 'function');
@@ -37,6 +42,8 @@ export interface ConsumerOptions {
    */
   topics?: readonly string[];
   handlers: TopicHandlers;
+  /** Optional: topics whose partitions are handled in one step (the per-record handler stays the fallback). */
+  partitionHandlers?: PartitionHandlers;
   /** Default: RECORD_RETRY from the environment (see settings.ts). */
   retry?: RetryPolicy;
   /** Default: esante.dlq on the container's Kafka connection. */
@@ -55,6 +62,8 @@ const OUTCOME_METRIC = {
 /** The options processMskEvent runs with for a consumer: its handlers, retry policy and dead-letter sink. */
 export const batchOptionsFor = (options: ConsumerOptions, metrics?: Metrics): BatchOptions => ({
   resolveHandler: (topic) => options.handlers[topic as Topic] as Handler | undefined,
+  resolvePartitionHandler: (topic) =>
+    options.partitionHandlers?.[topic as Topic] as PartitionHandler | undefined,
   retry: options.retry ?? readRecordRetry(),
   deadLetters: options.deadLetters ?? deadLetters(options.name),
   ...(options.reserveMs === undefined ? {} : { reserveMs: options.reserveMs }),

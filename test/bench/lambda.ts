@@ -63,7 +63,43 @@ export interface LambdaResult {
   layer: PackageSize;
   coldInit: ColdInit[];
   bare: ColdInit;
+  /** Per function, its floor: a handler bundled the same way that imports only the AWS SDK clients it uses. */
+  floors?: ColdInit[];
 }
+
+/**
+ * The AWS SDK packages each function's code imports (functions/<name>/ and the parts of shared/ it uses):
+ * what its floor handler imports and nothing else. A function not listed has no floor.
+ */
+export const SDK_CLIENTS: Record<string, string[]> = {
+  audit: ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
+  'consultation-drafts': ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
+  notification: ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-sesv2'],
+  health: ['@aws-sdk/client-cloudwatch', '@aws-sdk/client-lambda'],
+};
+
+/** A floor handler: imports the packages (kept alive by the export) and answers, bundled like a function. */
+const floorBundle = async (name: string, packages: string[]): Promise<string> => {
+  const dir = join(OUT, 'floor', name);
+  await mkdir(dir, { recursive: true });
+  const src = join(dir, 'handler.mjs');
+  await writeFile(
+    src,
+    `${packages.map((p, i) => `import * as sdk${i} from '${p}';`).join('\n')}
+export const clients = [${packages.map((_, i) => `sdk${i}`).join(', ')}];
+export const handler = async () => ({ batchItemFailures: [] });
+`,
+  );
+  const file = join(dir, 'index.mjs');
+  await build({
+    ...MINIFIED,
+    minify: false,
+    external: [...MINIFIED.external],
+    entryPoints: [src],
+    outfile: file,
+  });
+  return file;
+};
 
 const dirBytes = async (dir: string): Promise<number> => {
   let total = 0;
@@ -204,10 +240,20 @@ export const benchLambda = async (runs: number): Promise<LambdaResult> => {
     outfile: bareFile,
   });
 
+  const floors = await Promise.all(
+    functions
+      .filter((f) => SDK_CLIENTS[f.name])
+      .map(async (f) => ({
+        name: `floor:${f.name}`,
+        file: await floorBundle(f.name, SDK_CLIENTS[f.name] ?? []),
+      })),
+  );
+
   // Interleaved rounds, so drift on a noisy machine spreads over every package alike.
   const targets = [
     { name: 'bare', file: bareFile },
     ...functions.map((f) => ({ name: f.name, file: join(OUT, 'functions', f.name, 'index.mjs') })),
+    ...floors,
   ];
   const samples = new Map(targets.map((t) => [t.name, { inits: [] as number[], imports: [] as number[] }]));
   const perRound = Math.max(1, Math.ceil(runs / 5));
@@ -224,5 +270,11 @@ export const benchLambda = async (runs: number): Promise<LambdaResult> => {
     return { name, runs: s.inits.length, initMs: median(s.inits), importMs: median(s.imports) };
   };
   for (const f of functions) coldInits.push(combine(f.name));
-  return { functions, layer, coldInit: coldInits, bare: combine('bare') };
+  return {
+    functions,
+    layer,
+    coldInit: coldInits,
+    bare: combine('bare'),
+    floors: floors.map((f) => ({ ...combine(f.name), name: f.name.slice('floor:'.length) })),
+  };
 };

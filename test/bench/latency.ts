@@ -16,7 +16,8 @@ import { percentile, sleep } from './stats.ts';
 /**
  * Row 3: publish → audit entry readable, at a fixed offered rate. Events go out through our `publish`
  * (production settings: acks=all, 5 ms linger); the ESM emulator, with the audit consumer's definition
- * (1 s batching window, batch size 100), invokes the real audit handler, which writes to local DynamoDB.
+ * (its batching window and batch size, infra/consumers.ts), invokes the real audit handler, which writes to
+ * local DynamoDB.
  * An event's latency ends when the invocation holding it returns: its conditional put has been
  * acknowledged, so the entry is readable with a consistent read. Every entry is read back at the end.
  */

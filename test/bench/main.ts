@@ -23,8 +23,16 @@ import { javaConsumerPerformance, javaProducerPerformance, kafkaEndToEndLatency 
 import { benchLambda } from './lambda.ts';
 import { benchLatency } from './latency.ts';
 import { benchMemory } from './memory.ts';
-import { benchOurs, benchRaw, benchSeedStyle, PRODUCER_SETTINGS } from './producer.ts';
-import { type BenchResults, goals, machineText, markdownTable, tableRows } from './report.ts';
+import {
+  benchOurs,
+  benchOursSharded,
+  benchPlatformatic,
+  benchRaw,
+  benchSeedStyle,
+  PRODUCER_SETTINGS,
+  type Throughput,
+} from './producer.ts';
+import { type BenchResults, goals, machineText, markdownTable, pairedRatio, tableRows } from './report.ts';
 
 /**
  * The bench itself (run.ts sets the environment first). `npm run bench` (full run, writes docs/benchmarks.{md,json,png}) and `npm run bench -- --quick` (a smoke
@@ -37,6 +45,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     render: { type: 'string' },
     only: { type: 'string' },
+    rounds: { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -81,35 +90,10 @@ const SIZES = quick
       compressionEvents: 10_000,
     };
 
+// --rounds N: fewer (or more) interleaved rounds than the mode's, for a quick before/after with --only.
+if (args.rounds !== undefined) SIZES.rounds = Number(args.rounds);
+
 const step = (what: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}`);
-
-// --only compression: row 6 by itself, printed (and written to .local/bench/compression.json), docs untouched.
-if (args.only !== undefined) {
-  if (args.only !== 'compression') throw new Error(`--only knows "compression", not "${args.only}"`);
-  const broker = await startBenchBroker();
-  try {
-    step(`row 6: compression (${SIZES.compressionEvents} events × ${SIZES.rounds} rounds per codec)`);
-    const rows = await benchCompression(
-      broker.kafka,
-      broker.brokers,
-      SIZES.compressionEvents,
-      SIZES.rounds,
-      step,
-    );
-    const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value);
-    await mkdir(BENCH_DIR, { recursive: true });
-    await writeFile(join(BENCH_DIR, 'compression.json'), `${JSON.stringify(rows, null, 2)}\n`);
-    console.log(`\n${compressionTable(rows, valueBytes)}\n`);
-  } finally {
-    await broker.stop();
-  }
-  process.exit(0);
-}
-
-const started = new Date();
-const t0 = performance.now();
-const command = quick ? 'npm run bench -- --quick' : 'npm run bench';
-step(`${command}: output to ${relative(REPO_ROOT, outDir) || '.'}`);
 
 /** Row 1's producer peers in interleaved rounds on one broker (the loopback one or the delayed one). */
 const producerRounds = async (
@@ -140,6 +124,135 @@ const producerRounds = async (
   }
   return producer;
 };
+
+/**
+ * --only ROW: one row by itself, printed (and written to .local/bench/<row>.json), docs untouched; a
+ * before/after check of one change, each figure beside its peer in the same run.
+ * - compression: row 6;
+ * - producer: row 1 on the loopback (ours, raw kafkajs sendBatch, the seed's awaited send, ProducerPerformance);
+ * - audit: the emulator driving the audit function into DynamoDB beside the emulator driving a no-op;
+ * - e2e: publish → audit entry beside Kafka's EndToEndLatency (row 3, loopback).
+ */
+const ONLY_ROWS = ['compression', 'producer', 'audit', 'e2e', 'lambda'] as const;
+if (args.only === 'lambda') {
+  // Row 4 needs no broker: each function's cold init beside the bare handler and its own floor.
+  step(`row 4: Lambda bundles and cold init (${SIZES.coldInitRuns} runs each, interleaved)`);
+  const lambda = await benchLambda(SIZES.coldInitRuns);
+  const lines = lambda.coldInit.map((c) => {
+    const floor = lambda.floors?.find((f) => f.name === c.name);
+    return `${c.name}: ${c.initMs.toFixed(0)} ms, ${(c.initMs / lambda.bare.initMs).toFixed(2)}× bare${floor ? `, floor ${floor.initMs.toFixed(0)} ms, ${(c.initMs / floor.initMs).toFixed(2)}× floor` : ''}`;
+  });
+  await mkdir(BENCH_DIR, { recursive: true });
+  await writeFile(join(BENCH_DIR, 'lambda.json'), `${JSON.stringify(lambda, null, 2)}\n`);
+  console.log(`\nrow 4 (bare ${lambda.bare.initMs.toFixed(0)} ms): ${lines.join('; ')}\n`);
+  process.exit(0);
+}
+if (args.only !== undefined) {
+  const only = args.only as (typeof ONLY_ROWS)[number];
+  if (!ONLY_ROWS.includes(only)) throw new Error(`--only knows ${ONLY_ROWS.join(', ')}, not "${args.only}"`);
+  const broker = await startBenchBroker();
+  const dynamo = only === 'audit' || only === 'e2e' ? await startBenchDynamo() : undefined;
+  const print = async (result: unknown, text: string) => {
+    await mkdir(BENCH_DIR, { recursive: true });
+    await writeFile(join(BENCH_DIR, `${only}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`\n${text}\n`);
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  try {
+    if (only === 'compression') {
+      step(`row 6: compression (${SIZES.compressionEvents} events × ${SIZES.rounds} rounds per codec)`);
+      const rows = await benchCompression(
+        broker.kafka,
+        broker.brokers,
+        SIZES.compressionEvents,
+        SIZES.rounds,
+        step,
+      );
+      const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value);
+      await print(rows, compressionTable(rows, valueBytes));
+    } else if (only === 'producer') {
+      step('row 1: producer throughput (interleaved rounds, loopback)');
+      const p = await producerRounds(broker, SIZES, 'loopback');
+      const rate = (xs: { perSecond: number }[]) => Math.round(median(xs.map((x) => x.perSecond)));
+      step('row 1 levers: our producer sharded over disjoint partitions (2 and 3 requests in flight)');
+      const sharded: Record<'one' | 'two' | 'three' | 'raw' | 'platformatic', Throughput[]> = {
+        one: [],
+        two: [],
+        three: [],
+        raw: [],
+        platformatic: [],
+      };
+      for (let round = 0; round < SIZES.rounds; round++) {
+        sharded.one.push(await benchOurs(broker.kafka, SIZES.producerEvents));
+        sharded.two.push(await benchOursSharded(broker.kafka, SIZES.producerEvents, 2));
+        sharded.three.push(await benchOursSharded(broker.kafka, SIZES.producerEvents, 3));
+        sharded.raw.push(await benchRaw(broker.kafka, SIZES.producerEvents));
+        sharded.platformatic.push(await benchPlatformatic(broker.brokers, SIZES.producerEvents));
+      }
+      console.log(
+        `\nrow 1 levers (median of ${SIZES.rounds}): one producer ${rate(sharded.one)}/s; 2 sharded ${rate(sharded.two)}/s (×${pairedRatio(sharded.two, sharded.one).toFixed(2)}); 3 sharded ${rate(sharded.three)}/s (×${pairedRatio(sharded.three, sharded.one).toFixed(2)}); raw kafkajs sendBatch ${rate(sharded.raw)}/s; @platformatic/kafka send, same batches ${rate(sharded.platformatic)}/s (×${pairedRatio(sharded.platformatic, sharded.raw).toFixed(2)} of raw kafkajs); Java ${rate(p.java)}/s`,
+      );
+      await print(
+        { ...p, sharded },
+        `row 1 (median of ${SIZES.rounds}): ours ${rate(p.ours)}/s, raw sendBatch ${rate(p.raw)}/s (ours/raw ${pairedRatio(p.ours, p.raw).toFixed(2)}), seed-style ${rate(p.seedStyle)}/s, Java ${rate(p.java)}/s (ours/Java ${(rate(p.ours) / rate(p.java)).toFixed(2)})`,
+      );
+    } else {
+      const audit = consumerByName('audit');
+      if (!audit || !dynamo) throw new Error('infra/consumers.ts has no audit consumer');
+      Object.assign(process.env, dynamo.env, {
+        [TABLES.audit.env]: TABLES.audit.name,
+        KAFKA_BROKERS: broker.brokers.join(','),
+        ...recordRetryEnv(audit.recordRetry),
+      });
+      const handler = await auditHandler();
+      if (only === 'audit') {
+        step('emulator + audit + DynamoDB beside emulator + no-op');
+        const total = await prefill(broker.kafka, SIZES.consumerRecords);
+        const esmAudit: { perSecond: number }[] = [];
+        const esmNoop: { perSecond: number }[] = [];
+        for (let round = 0; round < SIZES.rounds; round++) {
+          esmNoop.push(await benchEsm(broker.kafka, broker.brokers, total, noopHandler(), 300_000));
+          await dynamo.resetAuditTable();
+          esmAudit.push(
+            await benchEsm(broker.kafka, broker.brokers, total, handler, 300_000, SIZES.auditRecords),
+          );
+          step(
+            `  round ${round + 1}: no-op ${Math.round(esmNoop.at(-1)?.perSecond ?? 0)}/s, audit ${Math.round(esmAudit.at(-1)?.perSecond ?? 0)}/s`,
+          );
+        }
+        await print(
+          { esmAudit, esmNoop, batchSize: audit.batchSize, windowSeconds: audit.maxBatchingWindowSeconds },
+          `audit row (batch size ${audit.batchSize}, window ${audit.maxBatchingWindowSeconds} s): audit ${Math.round(median(esmAudit.map((x) => x.perSecond)))}/s, no-op ${Math.round(median(esmNoop.map((x) => x.perSecond)))}/s, audit/no-op ${pairedRatio(esmAudit, esmNoop).toFixed(3)}`,
+        );
+      } else {
+        step('publish → audit entry beside EndToEndLatency');
+        const ours = await benchLatency(broker.kafka, broker.brokers, handler, SIZES.latency);
+        const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.latency, 0).value);
+        const kafka = await kafkaEndToEndLatency(
+          broker.kafka,
+          broker.brokers,
+          SIZES.kafkaE2eMessages,
+          valueBytes,
+        );
+        const windowMs = audit.maxBatchingWindowSeconds * 1000;
+        const limit = 3 * kafka.p99Ms + windowMs + PRODUCER_SETTINGS.lingerMs;
+        await print(
+          { ours, kafka, windowMs, limitMs: limit },
+          `e2e row (window ${windowMs} ms): ours p50 ${ours.p50Ms.toFixed(0)} p99 ${ours.p99Ms.toFixed(0)} ms, Kafka p99 ${kafka.p99Ms.toFixed(1)} ms, limit 3×Kafka p99 + window + linger = ${limit.toFixed(0)} ms; p99 − window = ${(ours.p99Ms - windowMs).toFixed(0)} ms`,
+        );
+      }
+    }
+  } finally {
+    await dynamo?.stop();
+    await broker.stop();
+  }
+  process.exit(0);
+}
+
+const started = new Date();
+const t0 = performance.now();
+const command = quick ? 'npm run bench -- --quick' : 'npm run bench';
+step(`${command}: output to ${relative(REPO_ROOT, outDir) || '.'}`);
 
 const measure = async (): Promise<BenchResults> => {
   const machine = await machineInfo();

@@ -108,6 +108,8 @@ export const goals = (r: BenchResults): Goal[] => {
   for (const f of r.lambda.functions) goal4(out, `${f.name} bundle (KB)`, f.deployedBytes / 1024, 300);
   for (const c of r.lambda.coldInit) {
     out.push(goal(4, `${c.name} cold init / bare`, c.initMs / r.lambda.bare.initMs, 2, 'max', 2));
+    const floor = r.lambda.floors?.find((f) => f.name === c.name);
+    if (floor) out.push(goal(4, `${c.name} cold init / floor`, c.initMs / floor.initMs, 1.3, 'max', 2));
   }
   out.push(goal(5, 'producer RSS growth after plateau (%)', r.memory.ours.rssGrowthPct, 5, 'max', 1));
   out.push(goal(5, 'peak RSS ours/raw', r.memory.peakRatio, 1.1, 'max', 2));
@@ -268,6 +270,19 @@ export const tableRows = (r: BenchResults): TableRow[] => {
       goal: '≤ 2× bare',
       met: verdict(g),
     });
+    const floor = r.lambda.floors?.find((f) => f.name === ci.name);
+    const gFloor = find(`${ci.name} cold init / floor`);
+    if (floor) {
+      add({
+        row: '4',
+        measure: `Cold init against its floor (the SDK clients it uses, nothing else): ${ci.name}`,
+        ours: `${fmt(ci.initMs)}`,
+        peer: `floor: ${fmt(floor.initMs)} (import ${fmt(floor.importMs)})`,
+        ratio: `${fmt(gFloor?.value ?? Number.NaN)}× floor`,
+        goal: '≤ 1.3× floor',
+        met: verdict(gFloor),
+      });
+    }
   }
 
   const m = r.memory;

@@ -68,10 +68,10 @@ const shuffled = <T>(items: T[]): T[] => {
 };
 
 /** Starts a writer process; resolves when it exits (killed or done). `kill` SIGKILLs it after n appends. */
-const startWriter = async (file: string, killAfter: number | undefined) => {
+const startWriter = async (file: string, killAfter: number | undefined, batches: boolean) => {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'append-child.ts'), file],
+    ['--import', 'tsx', join(import.meta.dirname, 'append-child.ts'), file, ...(batches ? ['batches'] : [])],
     { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -93,8 +93,9 @@ const startWriter = async (file: string, killAfter: number | undefined) => {
 };
 
 describe('audit chain under concurrent writers', () => {
-  it(`${WRITERS} writers killed at random points, ${ROUNDS} rounds: every event chained once, no gap, verify clean`, async () => {
+  it(`${WRITERS} writers, one at a time or in batches, killed at random points, ${ROUNDS} rounds: every event chained once, no gap, verify clean`, async () => {
     const summary: string[] = [];
+    let spansSeen = 0;
     for (let round = 0; round < ROUNDS; round++) {
       // Prepare: one fresh chain; each writer gets the shared events and its own, in its own order
       const startedAt = Date.now();
@@ -120,6 +121,8 @@ describe('audit chain under concurrent writers', () => {
       // Act: all writers at once; half of them SIGKILLed after a random number of appends (0 = at start),
       // while this chain is verified beside them, over and over
       const victims = new Set(shuffled([...Array(WRITERS).keys()]).slice(0, WRITERS / 2));
+      // Half the writers append in batches (one item claiming several positions), half one entry at a time
+      const batched = new Set(shuffled([...Array(WRITERS).keys()]).slice(0, WRITERS / 2));
       let writing = true;
       const midway: string[] = [];
       const verifying = (async () => {
@@ -129,7 +132,9 @@ describe('audit chain under concurrent writers', () => {
         }
       })();
       const exits = await Promise.all(
-        files.map((file, w) => startWriter(file, victims.has(w) ? randomInt(SHARED + OWN) : undefined)),
+        files.map((file, w) =>
+          startWriter(file, victims.has(w) ? randomInt(SHARED + OWN) : undefined, batched.has(w)),
+        ),
       );
       writing = false;
       await verifying;
@@ -144,6 +149,8 @@ describe('audit chain under concurrent writers', () => {
       for (const exit of exits) if (!exit.killed) expect(exit.stderr).toBe('');
       const report = await verifyAuditTrail();
       const slots = await chainSlots(chainKey);
+      const spans = new Set(slots.filter((s) => s.spanStart !== undefined).map((s) => s.spanStart)).size;
+      spansSeen += spans;
       const expected = [...shared, ...own.flat()].map((i) => i.event.eventId).sort();
       expect(midway).toEqual([]);
       expect(report.problems).toEqual([]);
@@ -151,10 +158,11 @@ describe('audit chain under concurrent writers', () => {
       expect(slots.map((s) => s.eventId).sort()).toEqual(expected);
       expect(slots.map((s) => s.seq)).toEqual(expected.map((_, i) => i + 1));
       summary.push(
-        `round ${round + 1}: ${slots.length} entries, ${exits.filter((e) => e.killed).length} killed, ${seconds(Date.now() - startedAt)}`,
+        `round ${round + 1}: ${slots.length} entries (${spans} batch spans), ${exits.filter((e) => e.killed).length} killed, ${seconds(Date.now() - startedAt)}`,
       );
     }
     console.log(`audit chain, ${WRITERS} concurrent writers: ${summary.join('; ')}`);
+    expect(spansSeen).toBeGreaterThan(0); // the batched writers did claim spans
     // A bound, not a timing check: each round starts four Node processes, slow on a loaded machine.
   }, 300_000);
 });

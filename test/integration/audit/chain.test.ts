@@ -3,8 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditKey, toAuditEntry } from '../../../functions/audit/audit.ts';
 import {
   chainEntries,
+  chainSlots,
   forgetChainHeads,
   getChainHead,
+  indexedEntries,
+  putAuditEntries,
   putAuditEntry,
 } from '../../../functions/audit/store.ts';
 import { type LocalAws, startLocalAws } from '../../../infra/local/aws/index.ts';
@@ -132,6 +135,55 @@ describe('tamper-evident audit trail', () => {
     expect(after.pendingClaims.filter((c) => c.startsWith(`${chainKey}#`))).toEqual([]);
   });
 
+  it("appends a partition's batch as one span: in order, repeats and chained events left out, verify clean", async () => {
+    // Prepare: a chain of two; a batch holding the second again, three new events and a repeat of one
+    const { chainKey, written } = await writeChain(2);
+    const partition = Number(chainKey.slice(chainKey.lastIndexOf('-') + 1));
+    const fresh = [2, 3, 4].map((offset) => confirmed(partition, offset));
+    const items = [written[1], fresh[0], fresh[1], fresh[0], fresh[2]] as typeof fresh;
+    const batch = items.map(({ event, record }) => toAuditEntry(event, record));
+    // Act
+    const result = await putAuditEntries(batch);
+    // Assess: one item claimed positions 3..5, every entry indexed, nothing reported
+    expect(result).toEqual([false, true, true, false, true]);
+    const slots = await chainSlots(chainKey);
+    expect(slots.map((s) => [s.seq, s.eventId])).toEqual([
+      ...written.map((w, i) => [i + 1, w.event.eventId]),
+      ...fresh.map((f, i) => [i + 3, f.event.eventId]),
+    ]);
+    expect(slots.slice(2).map((s) => s.spanStart)).toEqual([3, 3, 3]);
+    expect((await indexedEntries(slots.map((s) => s.eventId))).size).toBe(5);
+    expect(await getChainHead(chainKey)).toMatchObject({ seq: 5, eventId: fresh[2]?.event.eventId });
+    expect(await problemsFor(chainKey)).toEqual([]);
+  });
+
+  it('a batch left unindexed by an interrupted write is pending, then finished by the next append', async () => {
+    // Prepare: a batch of three chained, its writer stopped before indexing two of them and moving the hint
+    const { chainKey } = await writeChain(1);
+    const partition = Number(chainKey.slice(chainKey.lastIndexOf('-') + 1));
+    const batch = [1, 2, 3].map((offset) => confirmed(partition, offset));
+    await putAuditEntries(batch.map(({ event, record }) => toAuditEntry(event, record)));
+    const table = process.env[TABLES.audit.env];
+    for (const { event } of batch.slice(0, 2)) {
+      await dynamo().send(new DeleteCommand({ TableName: table, Key: auditKey(event.eventId) }));
+    }
+    await dynamo().send(
+      new DeleteCommand({ TableName: table, Key: { pk: `CHAIN#${chainKey}`, sk: 'HEAD' } }),
+    );
+    const before = await verifyAuditTrail();
+    // Act: the next record of that partition, from another container
+    forgetChainHeads();
+    const next = await writeNext(chainKey, 9);
+    // Assess
+    expect(before.problems.filter((p) => p.chainKey === chainKey)).toEqual([]);
+    expect(before.pendingClaims).toContain(`${chainKey}#2`);
+    expect(await getChainHead(chainKey)).toMatchObject({ seq: 5, eventId: next });
+    expect((await indexedEntries(batch.map((b) => b.event.eventId))).size).toBe(3);
+    const after = await verifyAuditTrail();
+    expect(after.problems.filter((p) => p.chainKey === chainKey)).toEqual([]);
+    expect(after.pendingClaims.filter((c) => c.startsWith(`${chainKey}#`))).toEqual([]);
+  });
+
   it('a writer paused between its two writes while another appends leaves one entry per position', async () => {
     // Prepare: the cause of a false gap seen under load (two writers on one chain: a dead letter replayed
     // in-process beside the ESM's invocation, or an invocation that timed out but kept running while the
@@ -183,7 +235,22 @@ const writeNext = async (chainKey: string, offset: number): Promise<string> => {
   return event.eventId;
 };
 
-/** Holds the first DynamoDB put whose item key is `pk` until released. */
+/** The partition keys of the items a put or a batch write writes (marshalled or not). */
+const putKeys = (input: { Item?: { pk?: unknown }; RequestItems?: Record<string, unknown> }): string[] =>
+  [
+    input.Item,
+    // A batch write's requests per table (a batch get's are an object of keys, not puts)
+    ...Object.values(input.RequestItems ?? {}).flatMap((requests) =>
+      Array.isArray(requests)
+        ? (requests as { PutRequest?: { Item?: { pk?: unknown } } }[]).map((r) => r.PutRequest?.Item)
+        : [],
+    ),
+  ]
+    .map((item) => item?.pk)
+    .map((key) => (typeof key === 'string' ? key : (key as { S?: string } | undefined)?.S))
+    .filter((key): key is string => key !== undefined);
+
+/** Holds the first DynamoDB put or batch write of the item whose key is `pk` until released. */
 const pauseFirstPut = (pk: string) => {
   let release = () => {};
   let reached = () => {};
@@ -197,10 +264,7 @@ const pauseFirstPut = (pk: string) => {
   const name = `pause-${pk}`;
   dynamo().middlewareStack.add(
     (next) => async (args) => {
-      const input = args.input as { Item?: { pk?: unknown } };
-      const key = input.Item?.pk;
-      const value = typeof key === 'string' ? key : (key as { S?: string } | undefined)?.S;
-      if (!held && value === pk) {
+      if (!held && putKeys(args.input as Parameters<typeof putKeys>[0]).includes(pk)) {
         held = true;
         reached();
         await released;

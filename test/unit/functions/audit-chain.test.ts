@@ -57,6 +57,19 @@ describe('verifyChain', () => {
     expect(middle.problem).toEqual({ kind: 'missing', chainKey: CHAIN, seq: 2, after: slots[0]?.eventId });
   });
 
+  it('reports unindexed entries of the newest batch span as pending, of an earlier span as missing', () => {
+    // Prepare: positions 1..2 claimed by one batch, 3..5 by the next
+    const slots = chainOf(5).map((slot) => ({ ...slot, spanStart: slot.seq <= 2 ? 1 : 3 }));
+    const lookup = indexAll(slots);
+    const without = (ids: (string | undefined)[]) => (i: string) => (ids.includes(i) ? undefined : lookup(i));
+    // Act: the newest span's first entries not indexed (its write in progress); then the first span's
+    const inNewest = verifyChain(CHAIN, slots, without([slots[2]?.eventId, slots[3]?.eventId]));
+    const inEarlier = verifyChain(CHAIN, slots, without([slots[0]?.eventId]));
+    // Assess
+    expect(inNewest).toEqual({ pending: expect.objectContaining({ seq: 3 }) });
+    expect(inEarlier.problem).toEqual({ kind: 'missing', chainKey: CHAIN, seq: 1 });
+  });
+
   it('reports an event chained twice (what two writers racing on the old head claim produced)', () => {
     const slots = chainOf(3);
     const first = slots[1] as ChainSlot;

@@ -276,3 +276,66 @@ describe('processMskEvent', () => {
     expect(logged).not.toContain('chest pain');
   });
 });
+
+describe('processMskEvent with a partition handler', () => {
+  it('gives each partition its decoded records at once, in offset order, and reports them processed', async () => {
+    // Prepare
+    const calls: string[][] = [];
+    const perRecord = vi.fn();
+    const event = toMskEvent(
+      [confirmed(0, 11, 'a11'), confirmed(1, 5, 'b5'), confirmed(0, 10, 'a10'), confirmed(0, 12, 'a12')],
+      SOURCE,
+    );
+    // Act
+    const results = await processMskRecords(event, {
+      resolveHandler: () => perRecord,
+      resolvePartitionHandler: () => async (items) => {
+        calls.push(items.map(({ event: e }) => (e as { appointmentId: string }).appointmentId));
+      },
+      retry: FAST,
+      deadLetters: sink().deadLetters,
+    });
+    // Assess
+    expect(calls.sort()).toEqual([['a10', 'a11', 'a12'], ['b5']]);
+    expect(perRecord).not.toHaveBeenCalled();
+    expect(results.map((r) => ('outcome' in r ? r.outcome.status : r.failed))).toEqual(
+      Array(4).fill('processed'),
+    );
+  });
+
+  it('handles the partition record by record when a record does not decode, or the partition step fails', async () => {
+    // Prepare
+    const { letters, deadLetters } = sink();
+    const perRecord: string[] = [];
+    const partitionStep = vi.fn(async () => {
+      throw new Error('store unreachable');
+    });
+    const options = {
+      resolveHandler: () => (e: unknown) => {
+        perRecord.push((e as { appointmentId: string }).appointmentId);
+      },
+      resolvePartitionHandler: () => partitionStep,
+      retry: FAST,
+      deadLetters,
+    };
+    // Act
+    const { result, lines } = await captureLogs(async () => ({
+      undecodable: await processMskEvent(
+        toMskEvent([confirmed(0, 1, 'a1'), garbage(0, 2), confirmed(0, 3, 'a3')], SOURCE),
+        options,
+      ),
+      failing: await processMskEvent(
+        toMskEvent([confirmed(1, 1, 'b1'), confirmed(1, 2, 'b2')], SOURCE),
+        options,
+      ),
+    }));
+    const { undecodable, failing } = result;
+    // Assess: the garbage dead-lettered once, its neighbours handled; the failed step redone record by record
+    expect(lines.some((l) => l.includes('Partition step failed'))).toBe(true);
+    expect(undecodable.batchItemFailures).toEqual([]);
+    expect(letters).toHaveLength(1);
+    expect(partitionStep).toHaveBeenCalledTimes(1);
+    expect(failing.batchItemFailures).toEqual([]);
+    expect(perRecord).toEqual(['a1', 'a3', 'b1', 'b2']);
+  });
+});
