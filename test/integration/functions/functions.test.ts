@@ -25,7 +25,7 @@ import { toMskEvent } from '../../../shared/lambda/msk-event.ts';
 import { recordRetryEnv } from '../../../shared/lambda/settings.ts';
 import { PHI_MARKER, sampleMeta, samplePayloads } from '../../fixtures/events.ts';
 import { lambdaContext } from '../../fixtures/msk/index.ts';
-import { fetchRecords, json } from './kafka-io.ts';
+import { fetchRecords, json, topicOffsets } from './kafka-io.ts';
 
 /**
  * The four functions against real parts: the run's Kafka broker, dynalite and aws-ses-v2-local provisioned by
@@ -124,6 +124,7 @@ describe('Lambda functions on real local parts', () => {
       value: Buffer.from(poisonBytes),
     };
 
+    const dlqBefore = await topicOffsets(kafka, DLQ_TOPIC);
     const response = await invoke(auditHandler, [good, poison]);
 
     expect(response).toEqual({ batchItemFailures: [] });
@@ -135,6 +136,8 @@ describe('Lambda functions on real local parts', () => {
         Buffer.from((json(r) as unknown as DeadLetter).original.value ?? '', 'base64').toString() ===
         poisonBytes,
       1,
+      30_000,
+      dlqBefore,
     );
     expect(json(letter as RawRecord)).toMatchObject({
       originalTopic: TOPICS.APPOINTMENT_CONFIRMED,

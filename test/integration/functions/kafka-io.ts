@@ -3,8 +3,11 @@ import type { Kafka } from 'kafkajs';
 import { fromKafkaMessage, type RawRecord } from '../../../shared/kafka/record.ts';
 
 /**
- * Reads `topic` from the beginning with a throw-away consumer group until `count` records match, then
- * stops (or fails after `timeoutMs`). The records come back as the bus's RawRecords, bytes intact.
+ * Reads `topic` from the beginning (or from `since`, the offsets `topicOffsets` took before the act) with a
+ * throw-away consumer group until `count` records match, then stops (or fails after `timeoutMs`). The
+ * records come back as the bus's RawRecords, bytes intact. Pass `since` for a topic every test file writes
+ * to (esante.dlq): on the shared broker its backlog grows with the run, and reading it all is what a
+ * loaded machine then waits on.
  */
 export const fetchRecords = async (
   kafka: Kafka,
@@ -12,6 +15,7 @@ export const fetchRecords = async (
   match: (record: RawRecord) => boolean,
   count: number,
   timeoutMs = 30_000,
+  since?: PartitionOffsets,
 ): Promise<RawRecord[]> => {
   const consumer = kafka.consumer({ groupId: `it-${randomUUID()}`, maxWaitTimeInMs: 200 });
   const found: RawRecord[] = [];
@@ -35,11 +39,25 @@ export const fetchRecords = async (
           },
         })
         .catch(reject);
+      for (const { partition, offset } of since ?? []) consumer.seek({ topic, partition, offset });
     });
   } finally {
     await consumer.disconnect();
   }
   return found;
+};
+
+export type PartitionOffsets = { partition: number; offset: string }[];
+
+/** The next offset of each partition of `topic`: what `fetchRecords(…, since)` starts from. */
+export const topicOffsets = async (kafka: Kafka, topic: string): Promise<PartitionOffsets> => {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).map(({ partition, offset }) => ({ partition, offset }));
+  } finally {
+    await admin.disconnect();
+  }
 };
 
 export const json = (record: RawRecord): Record<string, unknown> =>

@@ -17,7 +17,7 @@ import { recordRetryEnv } from '../../../shared/lambda/settings.ts';
 import { sampleMeta, samplePayloads } from '../../fixtures/events.ts';
 import { lambdaContext } from '../../fixtures/msk/index.ts';
 import { installConfirmedV2, V1_TIME_ZONE, VERSIONED_TOPIC } from '../../fixtures/versioned-catalog.ts';
-import { fetchRecords, json } from './kafka-io.ts';
+import { fetchRecords, json, topicOffsets } from './kafka-io.ts';
 
 /**
  * Two versions of one topic in flight: `appointment.appointment.confirmed` at v2 (a test-only catalog entry,
@@ -112,6 +112,8 @@ describe('two schema versions of one topic, side by side', () => {
       1,
     );
 
+    const dlqBefore = await topicOffsets(kafka, DLQ_TOPIC);
+
     // Act: one batch each, as the event-source mapping delivers a partition's records
     expect(await invoke(notificationHandler, [contact as RawRecord])).toEqual({ batchItemFailures: [] });
     const audited = await invoke(auditHandler, records);
@@ -151,6 +153,8 @@ describe('two schema versions of one topic, side by side', () => {
           .includes(a3.appointmentId);
       },
       2,
+      30_000,
+      dlqBefore,
     );
     for (const record of letters) {
       expect(json(record)).toMatchObject({
