@@ -10,9 +10,11 @@ import {
   doctorEmail,
   doctorRegistered,
   type FaultEvent,
+  faultActor,
 } from './events.ts';
 import { check, type ScenarioResult, seconds } from './report.ts';
 import {
+  auditCount,
   auditEntries,
   EsmChild,
   emailsPerAddress,
@@ -71,18 +73,23 @@ export const consumerKills = async (
   const ids = new Set([...doctors, ...backlog].map((e) => e.meta.eventId));
   const total = ids.size;
 
+  // Each kill lands when the run's audit entries (counted by the byActor index: a scan of the whole table
+  // grows with every run and took longer than the batched audit path needs for the whole backlog) reach
+  // their share, and after a restart only once the new process has added entries of its own.
   const killedAt: { at: number; processed: number }[] = [];
   const kills = Array.from({ length: options.kills }, (_, k) => (k + 1) / (options.kills + 1));
+  let before = 0;
   for (const fraction of kills) {
-    const threshold = doctors.length + Math.floor(options.events * fraction * 0.6);
+    const threshold = Math.max(before + 1, doctors.length + Math.floor(options.events * fraction * 0.6));
     for (;;) {
-      const count = (await auditEntries(service)).size;
-      if (count >= threshold) {
+      if ((await auditCount(faultActor(service))) >= threshold) {
         await child.kill();
-        killedAt.push({ at: Date.now(), processed: count });
+        // The process is dead: the count is final for this kill.
+        before = await auditCount(faultActor(service));
+        killedAt.push({ at: Date.now(), processed: before });
         break;
       }
-      await sleep(100);
+      await sleep(50);
     }
     await child.start();
   }

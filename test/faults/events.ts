@@ -14,8 +14,12 @@ export interface FaultEvent<T extends Topic = Topic> {
   meta: EventMeta & { eventId: string };
 }
 
+/** The actor of a run's events: `service` is unique per scenario run. */
+export const faultActor = (service: string) => `faults-runner-${service}`;
+
 export const faultMeta = (service: string): EventMeta & { eventId: string } => ({
-  actor: { id: 'faults-runner', type: 'system' },
+  // One actor per run: the audit trail's byActor index then counts a run's entries cheaply (faultActor).
+  actor: { id: faultActor(service), type: 'system' },
   service,
   eventId: randomUUID(),
 });
