@@ -232,8 +232,9 @@ export const replicatedScenario = async (
   }
   const publishedAt = Date.now();
   step(`published in ${seconds(publishedAt - started)}; ${resolved.size} acknowledged`);
-  const faultsDuringPublishing = faults.filter((f) => f.startedAt < publishedAt).length;
+  // A fault is on record once its replicas are back in sync: count them when every one has ended.
   await injecting;
+  const faultsDuringPublishing = faults.filter((f) => f.startedAt < publishedAt).length;
 
   step('waiting for the consumers');
   const catchUpTimeoutMs = options.catchUpTimeoutMs ?? 600_000;
