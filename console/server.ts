@@ -8,6 +8,8 @@ import { html, raw } from 'hono/html';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { HtmlEscapedString } from 'hono/utils/html';
+import { ANCHOR_BUCKET_ENV } from '../functions/audit/anchor-config.ts';
+import { latestDigestStatus } from '../functions/audit/anchor-verify.ts';
 import type { DlqEntry } from '../infra/ops/dlq.ts';
 import { replayEntry } from '../infra/ops/dlq-cli.ts';
 import { catalogRows, type LagHistory } from './consumers.ts';
@@ -416,6 +418,27 @@ ${entries.some((e) => e.replays?.length) ? html`<label><input type="checkbox" na
 <select name="kind">${['patient', 'actor', 'resource'].map((k) => html`<option value="${k}"${k === kind ? raw(' selected') : ''}>${k}</option>`)}</select></label>
 <input name="id" value="${id}" placeholder="patient id, actor id or type#id" size="36" aria-label="id"> <button>Review</button></form>`;
 
+  /**
+   * The trail against its anchor (functions/audit/anchor-verify.ts): the latest digest in the Object Lock
+   * bucket and whether every chain still passes through the heads the digests recorded. A full verification,
+   * so it is shown on the audit page's landing view only.
+   */
+  const anchorStatus = async (): Promise<Html> => {
+    if (!process.env[ANCHOR_BUCKET_ENV])
+      return html`<p class="small">No audit anchor configured (${ANCHOR_BUCKET_ENV} unset).</p>`;
+    try {
+      const { digest, status, chains } = await latestDigestStatus();
+      const bad = chains.filter((ch) => /^(broken|truncated|rewritten)/.test(ch.verdict));
+      return html`<h2>Anchor</h2><p class="anchor anchor-${status}">${
+        digest
+          ? `Latest digest #${digest.seq} at ${digest.createdAt} (hash ${digest.hash.slice(0, 16)}…): ${status === 'ok' ? 'ok, every chain passes through its digested heads' : 'tampered'}`
+          : 'No digest written yet'
+      }</p>${bad.length ? html`<ul>${bad.map((ch) => html`<li><code>${ch.chainKey}</code>: ${ch.verdict}</li>`)}</ul>` : ''}`;
+    } catch (error) {
+      return html`<p class="error">Anchor status unavailable (${error instanceof Error ? error.name : 'error'}).</p>`;
+    }
+  };
+
   app.get('/audit', async (c) => {
     const kind = c.req.query('kind') ?? 'patient';
     const id = c.req.query('id') ?? '';
@@ -424,7 +447,7 @@ ${entries.some((e) => e.replays?.length) ? html`<label><input type="checkbox" na
       return c.html(
         page(
           'Audit review',
-          html`${form}<p>The trail's entries for a patient, an actor or a resource, with each hash chain's verification.</p>`,
+          html`${form}<p>The trail's entries for a patient, an actor or a resource, with each hash chain's verification.</p>${await anchorStatus()}`,
         ),
       );
     try {
