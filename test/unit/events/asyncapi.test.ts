@@ -5,7 +5,11 @@ import { generateAsyncApi } from '../../../shared/events/asyncapi/generate.ts';
 import { ASYNCAPI_PATH, renderAsyncApi } from '../../../shared/events/asyncapi/write.ts';
 import { catalogTopics, DLQ_TOPIC, topicSpecs } from '../../../shared/events/index.ts';
 
-describe('AsyncAPI document', () => {
+// The parser validates the whole document (35 channels, their schemas and the released-schema references):
+// about a second alone, past vitest's 5 s default on a loaded machine. A bound on the work, not a timing check.
+const PARSE_TIMEOUT_MS = 60_000;
+
+describe('AsyncAPI document', { timeout: PARSE_TIMEOUT_MS }, () => {
   const rendered = renderAsyncApi();
 
   it('is valid AsyncAPI 3 according to @asyncapi/parser', async () => {
