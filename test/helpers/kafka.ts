@@ -55,6 +55,8 @@ export const collect = async (
   topics: string[],
   until: (records: Collected[]) => boolean,
   timeoutMs = 30_000,
+  /** Start here instead of the beginning (topicEnds before the act): a shared topic's backlog is not read. */
+  since?: TopicEnds,
 ): Promise<Collected[]> => {
   const consumer = kafka.consumer({ groupId: unique('collect'), maxWaitTimeInMs: 200 });
   const records: Collected[] = [];
@@ -82,11 +84,32 @@ export const collect = async (
       if (until(records)) done();
     },
   });
+  for (const [topic, ends] of Object.entries(since ?? {}))
+    for (const { partition, offset } of ends) consumer.seek({ topic, partition, offset });
   const timer = setTimeout(done, timeoutMs);
   await finished;
   clearTimeout(timer);
   await consumer.disconnect();
   return records;
+};
+
+export type TopicEnds = Record<string, { partition: number; offset: string }[]>;
+
+/** Each partition's next offset for `topics`: where `collect(…, since)` starts reading. */
+export const topicEnds = async (kafka: Kafka, topics: string[]): Promise<TopicEnds> => {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends: TopicEnds = {};
+    for (const topic of topics)
+      ends[topic] = (await admin.fetchTopicOffsets(topic)).map(({ partition, offset }) => ({
+        partition,
+        offset,
+      }));
+    return ends;
+  } finally {
+    await admin.disconnect();
+  }
 };
 
 /**

@@ -3,7 +3,17 @@ import { encodeEvent } from '../../../shared/events/envelope.ts';
 import { TOPICS } from '../../../shared/events/index.ts';
 import { type DeadLetter, KafkaConsumer, KafkaProducer } from '../../../shared/kafka/index.ts';
 import { sampleMeta, samplePayloads } from '../../fixtures/events.ts';
-import { collect, ensureCatalogTopics, eventually, testKafka, unique } from '../../helpers/kafka.ts';
+import {
+  collect,
+  ensureCatalogTopics,
+  eventually,
+  type TopicEnds,
+  testKafka,
+  topicEnds,
+  unique,
+} from '../../helpers/kafka.ts';
+
+const DLQ = 'esante.dlq';
 
 const kafka = testKafka('consumer-test');
 const started: KafkaConsumer[] = [];
@@ -26,25 +36,22 @@ const produceRaw = async (
   await producer.disconnect();
 };
 
-const deadLetters = async (match: (d: DeadLetter) => boolean, count: number) =>
-  (
-    await collect(
-      kafka,
-      ['esante.dlq'],
-      (rs) => rs.map((r) => JSON.parse(String(r.value))).filter(match).length >= count,
-    )
-  )
-    .map((r) => JSON.parse(String(r.value)) as DeadLetter)
-    .filter(match);
+/**
+ * The dead letters written since `since` (topicEnds taken before the act) that `match`, once `count` are there.
+ * Not from the beginning: on the shared broker esante.dlq holds every test file's dead letters.
+ */
+const deadLetters = async (since: TopicEnds, match: (d: DeadLetter) => boolean, count: number) => {
+  const matching = (rs: { value: Buffer | null }[]) =>
+    rs.map((r) => JSON.parse(String(r.value)) as DeadLetter).filter(match);
+  return matching(await collect(kafka, [DLQ], (rs) => matching(rs).length >= count, 30_000, since));
+};
 
-/** Every record in esante.dlq so far (read up to the topic's end). */
-const allDeadLetters = async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets('esante.dlq');
-  await admin.disconnect();
-  const total = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  return total === 0 ? [] : collect(kafka, ['esante.dlq'], (rs) => rs.length >= total);
+/** Every dead letter written since `since`, read up to the topic's end. */
+const deadLettersSince = async (since: TopicEnds) => {
+  const ends = await topicEnds(kafka, [DLQ]);
+  const start = new Map((since[DLQ] ?? []).map((p) => [p.partition, Number(p.offset)]));
+  const total = (ends[DLQ] ?? []).reduce((n, p) => n + Number(p.offset) - (start.get(p.partition) ?? 0), 0);
+  return total === 0 ? [] : collect(kafka, [DLQ], (rs) => rs.length >= total, 30_000, since);
 };
 
 beforeAll(ensureCatalogTopics);
@@ -83,6 +90,7 @@ describe('KafkaConsumer against the real broker', () => {
   });
 
   it('retries a transient failure in order until the record is too old, then dead-letters it with context and handles the next record', async () => {
+    const dlqBefore = await topicEnds(kafka, [DLQ]);
     // Prepare: a downstream that never comes back; records older than 1.5 s are given up
     const good = unique('good');
     const poison = unique('poison');
@@ -120,6 +128,7 @@ describe('KafkaConsumer against the real broker', () => {
     expect(rounds).toBeGreaterThan(1);
     expect(attempts.slice(0, 3)).toEqual([1, 2, 3]);
     const [letter] = await deadLetters(
+      dlqBefore,
       (d) =>
         d.originalMessage !== null &&
         (d.originalMessage as { appointmentId?: string }).appointmentId === poison,
@@ -140,6 +149,7 @@ describe('KafkaConsumer against the real broker', () => {
   });
 
   it('pauses only the partition of a transient failure and resumes it in order once the error clears, dead-lettering nothing', async () => {
+    const dlqBefore = await topicEnds(kafka, [DLQ]);
     // Prepare: a downstream that is down for A for 1.5 s from A's first record; B lives on another partition
     const run = unique('outage');
     const [a1, a2, b1] = [`${run}-a1`, `${run}-a2`, `${run}-b1`];
@@ -175,11 +185,12 @@ describe('KafkaConsumer against the real broker', () => {
     await eventually(() => handled.length === 3, 30_000);
     expect(handled).toEqual([b1, a1, a2]);
     expect(failures).toBeGreaterThanOrEqual(2); // at least one round of the in-function retries
-    const letters = await allDeadLetters();
+    const letters = await deadLettersSince(dlqBefore);
     expect(letters.filter((r) => String(r.value).includes(run))).toEqual([]);
   });
 
   it('dead-letters malformed JSON and schema violations with their bytes and keeps consuming the partition', async () => {
+    const dlqBefore = await topicEnds(kafka, [DLQ]);
     // Prepare
     const good = unique('good');
     const handled: string[] = [];
@@ -207,6 +218,7 @@ describe('KafkaConsumer against the real broker', () => {
     // Assess
     await eventually(() => handled.length === 1, 'the next record handled', 30_000);
     const letters = await deadLetters(
+      dlqBefore,
       (d) =>
         Buffer.from(d.original.value ?? '', 'base64')
           .toString()
