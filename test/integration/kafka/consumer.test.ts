@@ -41,8 +41,12 @@ const produceRaw = async (
  * Not from the beginning: on the shared broker esante.dlq holds every test file's dead letters.
  */
 const deadLetters = async (since: TopicEnds, match: (d: DeadLetter) => boolean, count: number) => {
+  // esante.dlq also holds replay markers ({ replayOf, at, by, target }, infra/ops/dlq.ts): letters only.
   const matching = (rs: { value: Buffer | null }[]) =>
-    rs.map((r) => JSON.parse(String(r.value)) as DeadLetter).filter(match);
+    rs
+      .map((r) => JSON.parse(String(r.value)) as DeadLetter)
+      .filter((d) => d.original !== undefined)
+      .filter(match);
   return matching(await collect(kafka, [DLQ], (rs) => matching(rs).length >= count, 30_000, since));
 };
 
