@@ -27,7 +27,10 @@ export interface BusConfig {
   scram?: { username: string; password: string };
 }
 
-/** The seed's client settings: 100 ms initial retry, 8 retries, 10 s connection, 30 s request timeout. */
+/**
+ * The seed's client settings: 100 ms initial retry, 8 retries, 10 s connection, 30 s request timeout. The
+ * producer's sends retry for longer (its delivery timeout, producer.ts sendRetry).
+ */
 export const CLIENT_DEFAULTS = {
   retry: { initialRetryTime: 100, retries: 8 },
   connectionTimeout: 10_000,
@@ -172,8 +175,9 @@ const kafkajsLogCreator =
     const entry = { namespace, ...pickSafe(rest) };
     if (isRetriedResponse(namespace, message, (rest as { error?: unknown }).error))
       return logger.debug(`kafkajs: ${message}`, entry);
-    // The seed's bounded retries (8) are deliberate: a publish that cannot be acknowledged must reject so the
-    // caller sees it; kafkajs warns about this for idempotent producers on every connect.
+    // The producer's bounded retries are deliberate (about its delivery timeout, producer.ts sendRetry): a
+    // publish that cannot be acknowledged must in the end reject so the caller sees it; kafkajs warns about
+    // any bound for idempotent producers on every connect.
     if (message.startsWith('Limiting retries for the idempotent producer'))
       return logger.debug(`kafkajs: ${message}`, entry);
     // kafkajs 2 warns once per process, for a producer made without `createPartitioner`, that its default

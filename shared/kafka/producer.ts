@@ -8,7 +8,7 @@ import {
   type RecordMetadata,
   type TopicMessages,
 } from 'kafkajs';
-import { EventBusError, EventValidationError, UnknownTopicError } from '../errors.ts';
+import { ConfigError, EventBusError, EventValidationError, UnknownTopicError } from '../errors.ts';
 import { definitionOf, isCatalogTopic, type PayloadOf, type Topic } from '../events/catalog.ts';
 import { type EncodedEvent, type EventMeta, encodeEvent, envelopeSchema } from '../events/envelope.ts';
 import { logger } from '../log.ts';
@@ -22,6 +22,12 @@ export interface ProducerOptions {
   maxBatchSize?: number;
   /** kafkajs idempotent producer (acks=all, one request in flight, broker-side dedup of retries). */
   idempotent?: boolean;
+  /**
+   * How long the client keeps retrying a request Kafka did not acknowledge (a leader election, a broker
+   * restarting) before the publish rejects with KAFKA_UNAVAILABLE: the Java client's `delivery.timeout.ms`.
+   * Default KAFKA_DELIVERY_TIMEOUT_MS from the environment, else 120 s, the Java default.
+   */
+  deliveryTimeoutMs?: number;
   /**
    * Flush and disconnect on SIGTERM/SIGINT, then let the signal do what it would have done. Off by default:
    * a library does not change how its host process reacts to signals unless asked (`handleSignals()` opts
@@ -54,6 +60,42 @@ interface Pending {
 
 const DEFAULTS = { lingerMs: 5, maxBatchSize: 500, idempotent: true, handleSignals: false } as const;
 
+/** The Java client's `delivery.timeout.ms` default. */
+export const DEFAULT_DELIVERY_TIMEOUT_MS = 120_000;
+
+/** Back-off between the client's retries of a send: 100 ms doubling to 1 s, as the Java client's
+ * `retry.backoff.ms` and `retry.backoff.max.ms`. */
+const SEND_BACKOFF = { initialRetryTime: 100, maxRetryTime: 1_000 } as const;
+
+/**
+ * kafkajs retry settings for sends that keep retrying for about `deliveryTimeoutMs` of back-off. kafkajs
+ * counts retries, not time, so the count is the one whose back-offs add up to the timeout: 100, 200, 400,
+ * 800 ms, then 1 s each. A retry is quick when the leader is gone (a refused connection, NOT_LEADER); a
+ * request to a broker that hangs adds its request timeout (30 s) on top.
+ *
+ * The client's own setting (8 retries from 100 ms, doubling) gave up after about 25 s, shorter than a
+ * leader election on a three-node cluster under load: 1,011 of 20,000 publishes rejected across three
+ * leader kills, where Kafka's VerifiableProducer, with the Java defaults, had none (docs/reliability.md).
+ * Its doubling also left up to 12.8 s between the last retries, long after the new leader was there.
+ */
+export const sendRetry = (deliveryTimeoutMs: number) => {
+  let retries = 0;
+  for (let waited = 0, delay: number = SEND_BACKOFF.initialRetryTime; waited < deliveryTimeoutMs; retries++) {
+    waited += delay;
+    delay = Math.min(delay * 2, SEND_BACKOFF.maxRetryTime);
+  }
+  return { ...SEND_BACKOFF, retries: Math.max(1, retries) };
+};
+
+const deliveryTimeoutFromEnv = (env: NodeJS.ProcessEnv = process.env): number => {
+  const raw = env.KAFKA_DELIVERY_TIMEOUT_MS?.trim();
+  if (!raw) return DEFAULT_DELIVERY_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1_000)
+    throw new ConfigError('KAFKA_DELIVERY_TIMEOUT_MS must be a whole number of milliseconds, at least 1000');
+  return ms;
+};
+
 /** Envelope fields the seed's `sendEvent` callers may pass inside the event. */
 const META_FIELDS = Object.keys(envelopeSchema.shape);
 
@@ -65,8 +107,10 @@ const META_FIELDS = Object.keys(envelopeSchema.shape);
  * per-key order under kafkajs retries. Payload values are never logged.
  */
 export class KafkaProducer {
-  readonly #options: Required<Omit<ProducerOptions, 'kafka' | 'handleSignals' | 'compression'>> &
-    Pick<ProducerOptions, 'kafka' | 'compression'>;
+  readonly #options: Required<
+    Omit<ProducerOptions, 'kafka' | 'handleSignals' | 'compression' | 'deliveryTimeoutMs'>
+  > &
+    Pick<ProducerOptions, 'kafka' | 'compression' | 'deliveryTimeoutMs'>;
   #handleSignals: boolean;
   #compression: CompressionTypes | undefined;
   #producer: Producer | undefined;
@@ -113,6 +157,7 @@ export class KafkaProducer {
         allowAutoTopicCreation: false,
         createPartitioner: Partitioners.DefaultPartitioner,
         idempotent: this.#options.idempotent,
+        retry: sendRetry(this.#options.deliveryTimeoutMs ?? deliveryTimeoutFromEnv()),
         maxInFlightRequests: this.#options.idempotent ? 1 : 5,
       });
       await producer.connect();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { verifyAuditTrail } from '../../infra/ops/audit-cli.ts';
-import { KafkaProducer } from '../../shared/kafka/producer.ts';
+import { DEFAULT_DELIVERY_TIMEOUT_MS, KafkaProducer } from '../../shared/kafka/producer.ts';
 import { AUDIT_ONLY_TOPICS, auditOnlyEvent } from './events.ts';
 import { check, type ScenarioResult, seconds } from './report.ts';
 import {
@@ -142,6 +142,11 @@ export const brokerKills = async (stack: FaultStack, options: BrokerKillOptions)
         `${missing.length} missing`,
       ),
       check('0 duplicate audit entries', duplicates === 0),
+      check(
+        'no publish rejected: each outage was shorter than the delivery timeout',
+        rejected.size === 0 || outages.some((o) => o.upAt - o.killedAt >= DEFAULT_DELIVERY_TIMEOUT_MS),
+        `${rejected.size} rejected`,
+      ),
       check('consumers caught up', catchUpMs !== null),
       check('audit hash chains verify', chain.problems.length === 0),
       check('the ESM child never crashed', child.crashes.length === 0, child.crashes.join('; ')),
@@ -149,7 +154,7 @@ export const brokerKills = async (stack: FaultStack, options: BrokerKillOptions)
     notes: [
       'Events go to three audit-only topics (9 partitions) with a window of ' +
         `${window} unacknowledged publishes, paced at ${Math.round(perSecond)}/s; the kills happen at evenly spaced points of the run.`,
-      'A rejected publish is the producer giving up after the kafkajs retries (8, exponential from 100 ms): ' +
+      'A rejected publish is the producer giving up after its delivery timeout (120 s of retries, at most 1 s apart): ' +
         'the caller gets an EventBusError KAFKA_UNAVAILABLE (retryable) and may publish again with the same eventId.',
     ],
   };

@@ -344,6 +344,11 @@ export const replicatedScenario = async (
       check('0 duplicate audit entries', auditDuplicates === 0),
       check("consumers caught up (ours and Kafka's)", ourCatchUpMs !== null && theirCatchUpMs !== null),
       check("lost no more than Kafka's own clients", ourLost <= theirLost, `${ourLost} vs ${theirLost}`),
+      check(
+        "failed no more publishes than Kafka's own clients",
+        rejected.size <= theirProducer.failed.size,
+        `${rejected.size} vs ${theirProducer.failed.size}`,
+      ),
       check('audit hash chains verify', chain.problems.length === 0),
       check('the ESM child never crashed', child.crashes.length === 0, child.crashes.join('; ')),
     ],
