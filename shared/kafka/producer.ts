@@ -54,7 +54,7 @@ interface Pending {
   message: Message;
   resolve: (metadata: RecordMetadata[]) => void;
   reject: (error: unknown) => void;
-  /** Times sent again because kafkajs returned without writing it (see #drain). */
+  /** Times sent again because kafkajs returned without writing it (see #send). */
   resent?: number;
 }
 
@@ -103,8 +103,9 @@ const META_FIELDS = Object.keys(envelopeSchema.shape);
  * The producer layer. Keeps the seed's API (`connect`, `disconnect`, `sendEvent`, `sendBatch`, one shared
  * instance) and adds the typed `publish`. Every event is validated against the catalog before anything is
  * sent, keyed by the catalog's partition key and written with acks=all. Concurrent calls coalesce into one
- * request per linger window (bounded by `maxBatchSize`); one request is in flight at a time, which keeps
- * per-key order under kafkajs retries. Payload values are never logged.
+ * request per linger window and partition leader (bounded by `maxBatchSize`); one request per leader is in
+ * flight at a time and a partition is in one request at most, which keeps per-key order under kafkajs
+ * retries. A send retries for the delivery timeout. Payload values are never logged.
  */
 export class KafkaProducer {
   readonly #options: Required<
@@ -117,7 +118,14 @@ export class KafkaProducer {
   #connecting: Promise<Producer> | undefined;
   #queue: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #draining: Promise<void> | undefined;
+  /** The request in flight per partition leader (node id; -1 while kafkajs has no metadata yet). */
+  #lanes = new Map<number, Promise<void>>();
+  /** Partitions (`topic\0partition`) with a request in flight. */
+  #busy = new Set<string>();
+  /** A request made while there was one leader is in flight (its partitions are not in #busy). */
+  #unmarked = false;
+  /** kafkajs's latest partition metadata per topic, as its partitioner last saw it. */
+  #metadata = new Map<string, PartitionMetadata[]>();
   #signalsInstalled = false;
 
   constructor(options: ProducerOptions = {}) {
@@ -155,7 +163,12 @@ export class KafkaProducer {
       this.#compression = compressionType(compression);
       const producer = kafka.producer({
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        // kafkajs's default partitioner (murmur2, as the Java client's), which also shows this layer the
+        // partition metadata kafkajs sends by: who leads what (see #dispatch).
+        createPartitioner: () => (args) => {
+          this.#metadata.set(args.topic, args.partitionMetadata);
+          return partitioner(args);
+        },
         idempotent: this.#options.idempotent,
         retry: sendRetry(this.#options.deliveryTimeoutMs ?? deliveryTimeoutFromEnv()),
         maxInFlightRequests: this.#options.idempotent ? 1 : 5,
@@ -185,9 +198,9 @@ export class KafkaProducer {
 
   /** Resolves when everything published so far has been acknowledged (or rejected). */
   async flush(): Promise<void> {
-    while (this.#queue.length > 0 || this.#draining) {
+    while (this.#queue.length > 0 || this.#lanes.size > 0) {
       this.#startDrain();
-      await this.#draining?.catch(() => undefined);
+      await Promise.race(this.#lanes.values()).catch(() => undefined);
     }
   }
 
@@ -270,86 +283,169 @@ export class KafkaProducer {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#draining) return;
-    this.#draining = this.#drain().finally(() => {
-      this.#draining = undefined;
-      // Publishes that arrived while the last request was in flight go out at once: they already waited.
-      if (this.#queue.length > 0) this.#startDrain();
-    });
+    this.#dispatch();
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#options.maxBatchSize);
-      try {
-        const producer = await this.#connect();
-        const byTopic = new Map<string, Message[]>();
-        for (const p of batch) {
-          const list = byTopic.get(p.topic) ?? [];
-          list.push(p.message);
-          byTopic.set(p.topic, list);
-        }
-        const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-        const metadata = await producer.sendBatch({
-          topicMessages,
-          acks: -1,
-          compression: this.#compression,
-        });
-        // One metadata array per topic, shared by that topic's publishers (not a filter per event), and the
-        // partitions written per topic.
-        const perTopic = new Map<string, RecordMetadata[]>();
-        const written = new Map<string, Set<number>>();
-        for (const m of metadata) {
-          const list = perTopic.get(m.topicName);
-          if (list) list.push(m);
-          else perTopic.set(m.topicName, [m]);
-          const partitions = written.get(m.topicName);
-          if (partitions) partitions.add(m.partition);
-          else written.set(m.topicName, new Set([m.partition]));
-        }
-        // kafkajs 2.2.4 keeps one response per broker across its retries: when a partition's leader moves to
-        // a broker that already answered, it returns without sending that partition's messages (in the
-        // three-node fault runs, acknowledged events never reached Kafka). Such messages go out again. One
-        // pass over the batch; a message's partition is computed only when its topic was not written to
-        // every partition (a large batch usually was), and once.
-        const unsent: Pending[] = [];
-        for (const p of batch) {
-          const partitions = written.get(p.topic);
-          const missed =
-            p.message.key != null &&
-            (p.resent ?? 0) < 2 &&
-            (partitions?.size ?? 0) < partitionCount(p.topic) &&
-            !partitions?.has(partitionOf(p.topic, p.message));
-          if (missed) unsent.push(p);
-          else p.resolve(perTopic.get(p.topic) ?? []);
-        }
-        if (unsent.length > 0) {
-          logger.warn(
-            'Kafka producer: messages left unsent by the client after a leader change, sending again',
-            {
-              topics: [...new Set(unsent.map((p) => p.topic))],
-              count: unsent.length,
-            },
-          );
-          for (const p of unsent) p.resent = (p.resent ?? 0) + 1;
-          this.#queue.unshift(...unsent);
-        }
-        logger.debug('Kafka producer sent', { topics: [...byTopic.keys()], count: batch.length });
-      } catch (cause) {
-        const topics = [...new Set(batch.map((p) => p.topic))];
-        const error = new EventBusError(
-          'KAFKA_UNAVAILABLE',
-          `Failed to publish ${batch.length} event(s) to ${topics.join(', ')}: ${(cause as Error)?.message ?? cause}`,
-          { retryable: true, cause },
-        );
-        logger.error('Kafka producer send failed', {
-          topics,
-          count: batch.length,
-          errorClass: (cause as Error)?.name,
-        });
-        for (const p of batch) p.reject(error);
-        if (this.#options.idempotent && sequenceBroken(cause)) this.#resetAfterSequenceError();
+  /**
+   * Starts a request for every leader that has none in flight, with the queued messages whose partitions it
+   * leads (kafkajs's latest metadata, seen by the partitioner), in queue order. One request per leader, as the
+   * Java client keeps one pipeline per broker: a leader that hangs (paused, cut off) holds up only its own
+   * partitions, not a batch shared with the healthy brokers, which kafkajs answers only when every broker in
+   * it has. A partition is in at most one request at a time, and a message waits while an earlier one of its
+   * partition does, which keeps per-key order through retries and leader changes. On one broker (or before
+   * any metadata) there is one lane and nothing is hashed here.
+   */
+  #dispatch(): void {
+    if (this.#queue.length === 0) return;
+    const max = this.#options.maxBatchSize;
+    const single = this.#singleLeader();
+    // One leader: one request at a time, the first messages queued, nothing hashed. A request made so does
+    // not mark its partitions, so nothing else goes out until it is answered, whatever the metadata says next.
+    if (single !== undefined) {
+      if (this.#lanes.size === 0) this.#launch(single, this.#queue.splice(0, max), undefined);
+      return;
+    }
+    if (this.#unmarked) return;
+    const batches = new Map<number, { batch: Pending[]; partitions: string[] }>();
+    const held = new Set<string>();
+    const rest: Pending[] = [];
+    for (const p of this.#queue) {
+      const partition = this.#partitionOf(p);
+      const slot = `${p.topic}\u0000${partition}`;
+      const leader = this.#leaderOf(p.topic, partition);
+      let lane = batches.get(leader);
+      if (
+        held.has(slot) ||
+        this.#busy.has(slot) ||
+        this.#lanes.has(leader) ||
+        (lane && lane.batch.length >= max)
+      ) {
+        held.add(slot);
+        rest.push(p);
+        continue;
       }
+      if (!lane) {
+        lane = { batch: [], partitions: [] };
+        batches.set(leader, lane);
+      }
+      lane.batch.push(p);
+      lane.partitions.push(slot);
+    }
+    this.#queue = rest;
+    for (const [leader, { batch, partitions }] of batches) this.#launch(leader, batch, new Set(partitions));
+  }
+
+  /** The one leader of every partition kafkajs knows of (or -1 before it knows any); undefined when several. */
+  #singleLeader(): number | undefined {
+    let leader = -1;
+    for (const metadata of this.#metadata.values()) {
+      for (const m of metadata) {
+        if (leader === -1) leader = m.leader;
+        else if (m.leader !== leader) return undefined;
+      }
+    }
+    return leader;
+  }
+
+  #partitionOf(p: Pending): number {
+    const metadata = this.#metadata.get(p.topic);
+    return metadata ? partitioner({ topic: p.topic, message: p.message, partitionMetadata: metadata }) : -1;
+  }
+
+  #leaderOf(topic: string, partition: number): number {
+    const metadata = this.#metadata.get(topic);
+    if (!metadata) return -1;
+    const entry =
+      metadata[partition]?.partitionId === partition
+        ? metadata[partition]
+        : metadata.find((m) => m.partitionId === partition);
+    return entry?.leader ?? -1;
+  }
+
+  #launch(leader: number, batch: Pending[], partitions: Set<string> | undefined): void {
+    if (batch.length === 0) return;
+    for (const slot of partitions ?? []) this.#busy.add(slot);
+    if (!partitions) this.#unmarked = true;
+    const sending = this.#send(batch).finally(() => {
+      for (const slot of partitions ?? []) this.#busy.delete(slot);
+      if (!partitions) this.#unmarked = false;
+      this.#lanes.delete(leader);
+      // Publishes that arrived while this request was in flight go out at once: they already waited.
+      this.#dispatch();
+    });
+    this.#lanes.set(leader, sending);
+  }
+
+  async #send(batch: Pending[]): Promise<void> {
+    try {
+      const producer = await this.#connect();
+      const byTopic = new Map<string, Message[]>();
+      for (const p of batch) {
+        const list = byTopic.get(p.topic) ?? [];
+        list.push(p.message);
+        byTopic.set(p.topic, list);
+      }
+      const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+      const metadata = await producer.sendBatch({
+        topicMessages,
+        acks: -1,
+        compression: this.#compression,
+      });
+      // One metadata array per topic, shared by that topic's publishers (not a filter per event), and the
+      // partitions written per topic.
+      const perTopic = new Map<string, RecordMetadata[]>();
+      const written = new Map<string, Set<number>>();
+      for (const m of metadata) {
+        const list = perTopic.get(m.topicName);
+        if (list) list.push(m);
+        else perTopic.set(m.topicName, [m]);
+        const partitions = written.get(m.topicName);
+        if (partitions) partitions.add(m.partition);
+        else written.set(m.topicName, new Set([m.partition]));
+      }
+      // kafkajs 2.2.4 keeps one response per broker across its retries: when a partition's leader moves to
+      // a broker that already answered, it returns without sending that partition's messages (in the
+      // three-node fault runs, acknowledged events never reached Kafka). Such messages go out again. One
+      // pass over the batch; a message's partition is computed only when its topic was not written to
+      // every partition (a large batch usually was), and once.
+      const unsent: Pending[] = [];
+      for (const p of batch) {
+        const partitions = written.get(p.topic);
+        const missed =
+          p.message.key != null &&
+          (p.resent ?? 0) < 2 &&
+          (partitions?.size ?? 0) < partitionCount(p.topic) &&
+          !partitions?.has(partitionOf(p.topic, p.message));
+        if (missed) unsent.push(p);
+        else p.resolve(perTopic.get(p.topic) ?? []);
+      }
+      if (unsent.length > 0) {
+        logger.warn(
+          'Kafka producer: messages left unsent by the client after a leader change, sending again',
+          {
+            topics: [...new Set(unsent.map((p) => p.topic))],
+            count: unsent.length,
+          },
+        );
+        for (const p of unsent) p.resent = (p.resent ?? 0) + 1;
+        // Ahead of everything queued: while they were in flight nothing later of their partitions was sent.
+        this.#queue.unshift(...unsent);
+      }
+      logger.debug('Kafka producer sent', { topics: [...byTopic.keys()], count: batch.length });
+    } catch (cause) {
+      const topics = [...new Set(batch.map((p) => p.topic))];
+      const error = new EventBusError(
+        'KAFKA_UNAVAILABLE',
+        `Failed to publish ${batch.length} event(s) to ${topics.join(', ')}: ${(cause as Error)?.message ?? cause}`,
+        { retryable: true, cause },
+      );
+      logger.error('Kafka producer send failed', {
+        topics,
+        count: batch.length,
+        errorClass: (cause as Error)?.name,
+      });
+      for (const p of batch) p.reject(error);
+      if (this.#options.idempotent && sequenceBroken(cause)) this.#resetAfterSequenceError();
     }
   }
 

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MSK_SERVER_PROPERTIES } from '../../infra/broker-config.ts';
-import { eventually } from '../helpers/kafka.ts';
+import { definitionOf, TOPICS } from '../../shared/events/index.ts';
+import { KafkaProducer } from '../../shared/kafka/producer.ts';
+import { sampleMeta, samplePayloads } from '../fixtures/events.ts';
+import { collect, eventually } from '../helpers/kafka.ts';
 import { useOwnCluster } from '../helpers/own-cluster.ts';
 
 /**
@@ -76,6 +79,54 @@ describe('three-node local Kafka cluster', () => {
       await admin.disconnect();
     }
   });
+
+  it('publish() spreads over every leader: each event once, in order per key', async () => {
+    // Prepare: a catalog topic on the cluster, its partitions led by all three nodes.
+    const catalogTopic = TOPICS.USER_LOGGED_IN;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: catalogTopic, numPartitions: definitionOf(catalogTopic).partitions, replicationFactor: 3 },
+      ],
+    });
+    const { topics } = await admin.fetchTopicMetadata({ topics: [catalogTopic] });
+    await admin.disconnect();
+    const leaders = new Set((topics[0]?.partitions ?? []).map((p) => p.leader));
+    expect(leaders.size).toBe(3);
+    const producer = new KafkaProducer({ kafka, handleSignals: false, lingerMs: 2, maxBatchSize: 100 });
+    // Act: 1,200 events on 60 keys; the sessionId says which event of its key it is.
+    const run = randomUUID().slice(0, 8);
+    try {
+      await Promise.all(
+        Array.from({ length: 1_200 }, (_, i) =>
+          producer.publish(
+            catalogTopic,
+            {
+              ...samplePayloads[catalogTopic],
+              userId: `${run}-${i % 60}`,
+              sessionId: `${run}-${i % 60}.${Math.floor(i / 60)}`,
+            },
+            sampleMeta(),
+          ),
+        ),
+      );
+    } finally {
+      await producer.disconnect();
+    }
+    // Assess: read back, each key's 20 events exactly once and in publish order.
+    const ours = <T extends { key: string | null }>(records: T[]) =>
+      records.filter((r) => r.key?.startsWith(`${run}-`));
+    const records = ours(await collect(kafka, [catalogTopic], (rs) => ours(rs).length >= 1_200, 60_000));
+    expect(records).toHaveLength(1_200);
+    for (let k = 0; k < 60; k++) {
+      const sessions = records
+        .filter((r) => r.key === `${run}-${k}`)
+        .map((r) => /"sessionId":"([^"]+)"/.exec(String(r.value))?.[1]);
+      expect(sessions).toEqual(Array.from({ length: 20 }, (_, n) => `${run}-${k}.${n}`));
+    }
+  }, 120_000);
 
   it('acknowledges acks=all writes with one node SIGKILLed, and the node rejoins after a restart', async () => {
     const node = own.cluster().node(3);
