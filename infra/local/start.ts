@@ -11,7 +11,7 @@ import { provisionTopics } from '../../shared/kafka/admin.ts';
 import { createKafka } from '../../shared/kafka/config.ts';
 import { producer } from '../../shared/kafka/producer.ts';
 import { ENDPOINT_ENV } from '../../shared/lambda/clients.ts';
-import { recordRetryEnv } from '../../shared/lambda/settings.ts';
+import { deliveryTimeoutEnv, recordRetryEnv } from '../../shared/lambda/settings.ts';
 import { CONSUMERS, esmConsumerGroupId } from '../consumers.ts';
 import { localAnchorPeriods, startAnchorSchedule } from './audit/anchor-schedule.ts';
 import { type LocalAws, startLocalAws } from './aws/index.ts';
@@ -46,10 +46,14 @@ import { groupCoordinatorsReady } from './kafka/ready.ts';
  * consumers.ts ever gives them different policies rather than silently running another one.
  */
 const localRecordRetryEnv = (): Record<string, string> => {
-  const policies = new Set(CONSUMERS.map((c) => JSON.stringify(c.recordRetry)));
+  const policies = new Set(CONSUMERS.map((c) => JSON.stringify([c.recordRetry, c.timeoutSeconds])));
   if (policies.size !== 1)
-    throw new Error('npm start runs all consumers in one process: give them one recordRetry');
-  return recordRetryEnv(CONSUMERS[0].recordRetry);
+    throw new Error('npm start runs all consumers in one process: give them one recordRetry and timeout');
+  const [first] = CONSUMERS;
+  return {
+    ...recordRetryEnv(first.recordRetry),
+    ...deliveryTimeoutEnv(first.timeoutSeconds, first.recordRetry),
+  };
 };
 
 interface Stack {

@@ -14,6 +14,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { CONSUMER_FUNCTIONS_ENV } from '../../functions/health/mappings.ts';
 import { topicSpecs } from '../../shared/events/index.ts';
+import { deliveryTimeoutEnv } from '../../shared/lambda/settings.ts';
 import { BusFunction } from '../constructs/bus-function.ts';
 import { BusLayer } from '../constructs/bus-layer.ts';
 import {
@@ -271,6 +272,7 @@ export class ConsumersStack extends Stack {
         KAFKA_CLIENT_ID: `esante-${consumer.name}`,
         POWERTOOLS_SERVICE_NAME: consumer.name,
         RECORD_RETRY: JSON.stringify(consumer.recordRetry),
+        ...deliveryTimeoutEnv(consumer.timeoutSeconds, consumer.recordRetry),
       };
       for (const t of consumer.tables) environment[TABLES[t].env] = props.tables[t].tableName;
       if (consumer.sendsEmail) {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CompressionTypes,
   type Kafka,
@@ -56,6 +57,10 @@ interface Pending {
   reject: (error: unknown) => void;
   /** Times sent again because kafkajs returned without writing it (see #send). */
   resent?: number;
+  /** When it was published: the delivery timeout counts from here, as the Java client's does. */
+  enqueuedAt: number;
+  /** Requests made again after the client gave up on Kafka as unreachable (see #send). */
+  retried?: number;
 }
 
 const DEFAULTS = { lingerMs: 5, maxBatchSize: 500, idempotent: true, handleSignals: false } as const;
@@ -114,6 +119,7 @@ export class KafkaProducer {
     Pick<ProducerOptions, 'kafka' | 'compression' | 'deliveryTimeoutMs'>;
   #handleSignals: boolean;
   #compression: CompressionTypes | undefined;
+  #deliveryTimeoutMs: number = DEFAULT_DELIVERY_TIMEOUT_MS;
   #producer: Producer | undefined;
   #connecting: Promise<Producer> | undefined;
   #queue: Pending[] = [];
@@ -159,6 +165,7 @@ export class KafkaProducer {
       const source = this.#options.kafka;
       const kafka = typeof source === 'function' ? await source() : (source ?? (await createKafka()));
       registerCodecs();
+      this.#deliveryTimeoutMs = this.#options.deliveryTimeoutMs ?? deliveryTimeoutFromEnv();
       const compression = this.#options.compression ?? compressionFromEnv();
       this.#compression = compressionType(compression);
       const producer = kafka.producer({
@@ -170,7 +177,7 @@ export class KafkaProducer {
           return partitioner(args);
         },
         idempotent: this.#options.idempotent,
-        retry: sendRetry(this.#options.deliveryTimeoutMs ?? deliveryTimeoutFromEnv()),
+        retry: sendRetry(this.#deliveryTimeoutMs),
         maxInFlightRequests: this.#options.idempotent ? 1 : 5,
       });
       await producer.connect();
@@ -260,6 +267,7 @@ export class KafkaProducer {
 
   #enqueue(topic: string, events: EncodedEvent[]): Promise<RecordMetadata[]> {
     if (events.length === 0) return Promise.resolve([]);
+    const enqueuedAt = Date.now();
     const promises = events.map(
       (e) =>
         new Promise<RecordMetadata[]>((resolve, reject) => {
@@ -268,6 +276,7 @@ export class KafkaProducer {
             message: { key: e.key, value: e.value, headers: e.headers, timestamp: e.timestamp },
             resolve,
             reject,
+            enqueuedAt,
           });
         }),
     );
@@ -376,7 +385,8 @@ export class KafkaProducer {
     this.#lanes.set(leader, sending);
   }
 
-  async #send(batch: Pending[]): Promise<void> {
+  async #send(sending: Pending[]): Promise<void> {
+    let batch = sending;
     try {
       const producer = await this.#connect();
       const byTopic = new Map<string, Message[]>();
@@ -434,6 +444,28 @@ export class KafkaProducer {
       logger.debug('Kafka producer sent', { topics: [...byTopic.keys()], count: batch.length });
     } catch (cause) {
       const topics = [...new Set(batch.map((p) => p.topic))];
+      // kafkajs stops retrying when it cannot reach the cluster for its connection retries (~25 s: every
+      // broker down or restarting), well inside the delivery timeout. What is still inside it goes out
+      // again after a back-off, first in the queue (its partitions stay in flight until then, so nothing
+      // later of them overtakes it); the rest is rejected below.
+      const sequence = this.#options.idempotent && sequenceBroken(cause);
+      if (!sequence && transientKafkaError(cause)) {
+        const now = Date.now();
+        const again = batch.filter((p) => now - p.enqueuedAt < this.#deliveryTimeoutMs);
+        if (again.length > 0) {
+          const log = again.some((p) => p.retried === undefined) ? logger.warn : logger.debug;
+          log.call(logger, 'Kafka producer: Kafka unreachable, sending again within the delivery timeout', {
+            topics,
+            count: again.length,
+            errorClass: (cause as Error)?.name,
+          });
+          for (const p of again) p.retried = (p.retried ?? 0) + 1;
+          await sleep(SEND_BACKOFF.maxRetryTime);
+          this.#queue.unshift(...again);
+          batch = batch.filter((p) => now - p.enqueuedAt >= this.#deliveryTimeoutMs);
+          if (batch.length === 0) return;
+        }
+      }
       const error = new EventBusError(
         'KAFKA_UNAVAILABLE',
         `Failed to publish ${batch.length} event(s) to ${topics.join(', ')}: ${(cause as Error)?.message ?? cause}`,
@@ -445,7 +477,7 @@ export class KafkaProducer {
         errorClass: (cause as Error)?.name,
       });
       for (const p of batch) p.reject(error);
-      if (this.#options.idempotent && sequenceBroken(cause)) this.#resetAfterSequenceError();
+      if (sequence) this.#resetAfterSequenceError();
     }
   }
 
@@ -508,6 +540,32 @@ const partitionOf = (topic: string, message: Message): number => {
     partitionMetadata.set(topic, metadata);
   }
   return partitioner({ topic, message, partitionMetadata: metadata });
+};
+
+/** kafkajs errors that end by themselves: a broker unreachable or restarting, metadata not there yet. */
+const TRANSIENT_KAFKAJS_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSLockTimeout',
+]);
+
+/**
+ * Whether kafkajs gave up on something that clears by itself. The chain of causes is read from the outside
+ * in (kafkajs wraps the last error in KafkaJSNumberOfRetriesExceeded or KafkaJSNonRetriableError): a
+ * protocol error decides by its own `retriable` (MESSAGE_TOO_LARGE, an authorization failure never clear),
+ * a connection-level error is transient, anything else is not.
+ */
+export const transientKafkaError = (error: unknown): boolean => {
+  type Wrapped = { name?: string; retriable?: boolean; cause?: unknown; originalError?: unknown };
+  for (let e = error as Wrapped | undefined, depth = 0; e && depth < 6; depth++) {
+    if (e.name === 'KafkaJSProtocolError') return e.retriable === true;
+    if (e.name && TRANSIENT_KAFKAJS_ERRORS.has(e.name)) return true;
+    e = (e.cause ?? e.originalError) as Wrapped | undefined;
+  }
+  return false;
 };
 
 /** True when `error` (or an error it wraps) is the broker refusing the idempotent producer's sequence. */

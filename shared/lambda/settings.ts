@@ -21,6 +21,18 @@ export const recordRetryEnv = (policy: RetryPolicy): Record<string, string> => (
   [RECORD_RETRY_ENV]: JSON.stringify(policySchema.parse(policy)),
 });
 
+/**
+ * How long a publish inside a function may wait for Kafka (the producer's KAFKA_DELIVERY_TIMEOUT_MS): short
+ * enough that every in-function attempt of a record fits in the function's timeout, so a Kafka outage
+ * fails the record with a retryable KAFKA_UNAVAILABLE (and the event-source mapping retries it in order)
+ * instead of timing the whole invocation out. 60 s and 3 attempts give 15 s.
+ */
+export const deliveryTimeoutEnv = (timeoutSeconds: number, policy: RetryPolicy): Record<string, string> => ({
+  KAFKA_DELIVERY_TIMEOUT_MS: String(
+    Math.max(1_000, Math.floor((timeoutSeconds * 1_000) / (policy.attempts + 1))),
+  ),
+});
+
 export const readRecordRetry = (env: NodeJS.ProcessEnv = process.env, fallback = SEED_RETRY): RetryPolicy => {
   const raw = env[RECORD_RETRY_ENV];
   if (!raw) return fallback;

@@ -3,7 +3,7 @@ import { type RunningEsm, startEsm } from '../../infra/local/esm/emulator.ts';
 import { sqsOnFailureSink } from '../../infra/local/esm/on-failure.ts';
 import { createKafka } from '../../shared/kafka/config.ts';
 import { producer } from '../../shared/kafka/producer.ts';
-import { recordRetryEnv } from '../../shared/lambda/settings.ts';
+import { deliveryTimeoutEnv, recordRetryEnv } from '../../shared/lambda/settings.ts';
 
 /**
  * The process a fault run SIGKILLs: the ESM emulator for every consumer of infra/consumers.ts with the real
@@ -16,7 +16,11 @@ const windowScale = Number(process.env.FAULTS_WINDOW_SCALE ?? '1');
 
 // The in-function retry policy the CDK app gives each function (consumers-stack.ts sets RECORD_RETRY).
 const [first] = CONSUMERS;
-Object.assign(process.env, recordRetryEnv(first.recordRetry));
+Object.assign(
+  process.env,
+  recordRetryEnv(first.recordRetry),
+  deliveryTimeoutEnv(first.timeoutSeconds, first.recordRetry),
+);
 
 const kafka = await createKafka();
 const onFailure = sqsOnFailureSink();

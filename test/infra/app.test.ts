@@ -287,6 +287,27 @@ describe('consumer functions', () => {
     });
   });
 
+  it("gives each consumer a Kafka delivery timeout that lets every in-function attempt end inside the function's timeout", () => {
+    const fns = Object.values(templates.consumers.findResources('AWS::Lambda::Function')) as {
+      Properties: {
+        FunctionName: string;
+        Timeout: number;
+        Environment: { Variables: Record<string, string> };
+      };
+    }[];
+    const stage = String(cdkJson.context.stage);
+    for (const consumer of consumers) {
+      const fn = fns.find((f) => f.Properties.FunctionName === functionName(stage, consumer.name));
+      const deliveryMs = Number(fn?.Properties.Environment.Variables.KAFKA_DELIVERY_TIMEOUT_MS);
+      const { attempts, maxDelayMs } = consumer.recordRetry;
+      // Each attempt may wait the whole delivery timeout, with a back-off between attempts.
+      expect(deliveryMs).toBeGreaterThanOrEqual(1_000);
+      expect(attempts * deliveryMs + (attempts - 1) * maxDelayMs).toBeLessThan(
+        (fn?.Properties.Timeout ?? 0) * 1_000,
+      );
+    }
+  });
+
   it('names every function functionName(stage, name), as npm run dlq reads it back', () => {
     const names = Object.values(templates.consumers.findResources('AWS::Lambda::Function')).map(
       (fn) => (fn as { Properties: { FunctionName: string } }).Properties.FunctionName,
