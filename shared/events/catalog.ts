@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { freeText, hhmm, id, isoDate, isoDateTime, language, role } from './fields.ts';
 import { DLQ_TOPIC, TOPICS, type TopicName } from './topics.ts';
 
