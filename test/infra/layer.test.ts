@@ -119,4 +119,15 @@ describe('layer and function assets in a directory without node_modules', () => 
     );
     expect(layerFiles.some((f) => readFileSync(join(layer, f), 'utf8').includes('smithy'))).toBe(true);
   });
+
+  it('carries the part of zod the bus uses, not all of it', () => {
+    // `import { z } from 'zod'` (or re-exporting the namespace) keeps every zod export, its ~40 locales
+    // included (~370 KB of the layer, loaded at cold start); `import * as z` lets esbuild drop them. The
+    // Dutch locale's message stands for all of them.
+    const layer = join(root, 'opt', 'nodejs', 'node_modules', '@esante', 'bus');
+    const files = readdirSync(layer, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+    const code = files.map((f) => readFileSync(join(layer, f), 'utf8'));
+    expect(code.some((c) => c.includes('Ongeldige invoer'))).toBe(false);
+    expect(code.some((c) => c.includes('$ZodObject'))).toBe(true);
+  });
 });
