@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../../shared/errors.ts';
 import { injectLambdaContext, middy } from '../../shared/lambda/middy.ts';
 import { logger } from '../../shared/log.ts';

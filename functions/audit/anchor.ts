@@ -6,9 +6,8 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { EventBusError } from '../../shared/errors.ts';
-import { awsClientConfig, dynamo, onResetClients } from '../../shared/lambda/clients.ts';
+import { awsClientConfig, dynamo, onResetClients, PutCommand } from '../../shared/lambda/clients.ts';
 import { sha256 } from '../../shared/lambda/ids.ts';
 import { requireEnv } from '../../shared/lambda/settings.ts';
 import { ANCHOR_BUCKET_ENV, anchorRetentionDays } from './anchor-config.ts';

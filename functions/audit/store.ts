@@ -1,15 +1,15 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { EventBusError } from '../../shared/errors.ts';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
   BatchWriteCommand,
+  ConditionalCheckFailedException,
+  dynamo,
   GetCommand,
   PutCommand,
   QueryCommand,
   ScanCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { EventBusError } from '../../shared/errors.ts';
-import { dynamo } from '../../shared/lambda/clients.ts';
+} from '../../shared/lambda/clients.ts';
 import { requireEnv } from '../../shared/lambda/settings.ts';
 import { type AuditEntry, auditKey, type ChainedAuditEntry } from './audit.ts';
 import { type ChainHead, type ChainSlot, chainEntry, GENESIS_HASH } from './chain.ts';

@@ -1,6 +1,10 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamo } from '../../shared/lambda/clients.ts';
+import {
+  ConditionalCheckFailedException,
+  dynamo,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '../../shared/lambda/clients.ts';
 import { requireEnv } from '../../shared/lambda/settings.ts';
 
 /** The environment variable infra/resources.ts names for the table (TABLES.consultations.env). */

@@ -1,16 +1,14 @@
-import {
-  CloudWatchClient,
-  GetMetricDataCommand,
-  type MetricDataQuery,
-  type MetricDataResult,
-} from '@aws-sdk/client-cloudwatch';
-import {
-  type EventSourceMappingConfiguration,
-  LambdaClient,
-  paginateListEventSourceMappings,
-} from '@aws-sdk/client-lambda';
 import type { ConsumerState } from '../../shared/kafka/consumer-status.ts';
 import type { ConsumerHealth, ConsumerProbe, StalledPartition } from '../../shared/kafka/health.ts';
+import {
+  CloudWatchClient,
+  type EventSourceMappingConfiguration,
+  GetMetricDataCommand,
+  LambdaClient,
+  type MetricDataQuery,
+  type MetricDataResult,
+  paginateListEventSourceMappings,
+} from '../../shared/lambda/health-clients.ts';
 
 /**
  * The consumer functions whose event-source mappings `/health/kafka` reports on AWS (comma-separated

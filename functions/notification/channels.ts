@@ -1,9 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { SendEmailCommand } from '@aws-sdk/client-sesv2';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { PermanentError } from '../../shared/errors.ts';
-import { dynamo } from '../../shared/lambda/clients.ts';
-import { ses } from '../../shared/lambda/ses.ts';
+import { ConditionalCheckFailedException, dynamo, PutCommand } from '../../shared/lambda/clients.ts';
+import { SendEmailCommand, ses } from '../../shared/lambda/ses.ts';
 import { requireEnv } from '../../shared/lambda/settings.ts';
 import type { Rendered } from './templates.ts';
 

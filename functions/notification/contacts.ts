@@ -1,6 +1,9 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamo } from '../../shared/lambda/clients.ts';
+import {
+  ConditionalCheckFailedException,
+  dynamo,
+  GetCommand,
+  PutCommand,
+} from '../../shared/lambda/clients.ts';
 import { requireEnv } from '../../shared/lambda/settings.ts';
 import type { Language } from './templates.ts';
 

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamo } from '../../shared/lambda/clients.ts';
+import {
+  ConditionalCheckFailedException,
+  DeleteCommand,
+  dynamo,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '../../shared/lambda/clients.ts';
 import { sha256 } from '../../shared/lambda/ids.ts';
 import { requireEnv } from '../../shared/lambda/settings.ts';
 

@@ -1,4 +1,4 @@
-import { z } from '../../shared/events/fields.ts';
+import { isoDate, type output, strictObject, string } from '../../shared/events/fields.ts';
 
 export const LANGUAGES = ['fr', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -10,14 +10,13 @@ export const DEFAULT_LANGUAGE: Language = 'fr';
  * diagnosis, medications, specialty, document names) stays in the app behind authentication; a template
  * cannot reach it because the rules never pass it and render() rejects any other variable.
  */
-const varsSchema = z.strictObject({
-  date: z.iso.date().optional(),
-  time: z
-    .string()
+const varsSchema = strictObject({
+  date: isoDate.optional(),
+  time: string()
     .regex(/^\d\d:\d\d$/)
     .optional(),
 });
-export type TemplateVars = z.infer<typeof varsSchema>;
+export type TemplateVars = output<typeof varsSchema>;
 
 interface Text {
   subject: string;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { freeText, hhmm, id, isoDate, isoDateTime, language, role } from './fields.ts';
 import { DLQ_TOPIC, TOPICS, type TopicName } from './topics.ts';
 
@@ -82,10 +82,26 @@ const DEFAULTS = {
   compatibility: 'FULL',
 } as const;
 
+/**
+ * A catalog entry. Its payload schema is given as a function and built the first time `schema` is read, then
+ * kept: a process builds the schemas of the topics it touches, not all of them at import (a Lambda function
+ * reads a few topics; building every topic's zod schema was part of each function's cold start).
+ */
 const define = <S extends z.ZodObject>(
-  def: Omit<EventDefinition<S>, keyof typeof DEFAULTS> &
-    Partial<Pick<EventDefinition<S>, keyof typeof DEFAULTS>>,
-): EventDefinition<S> => ({ ...DEFAULTS, ...def });
+  def: Omit<EventDefinition<S>, keyof typeof DEFAULTS | 'schema'> &
+    Partial<Pick<EventDefinition<S>, keyof typeof DEFAULTS>> & { schema: () => S },
+): EventDefinition<S> => {
+  const { schema: build, ...rest } = def;
+  let built: S | undefined;
+  return {
+    ...DEFAULTS,
+    ...rest,
+    get schema() {
+      built ??= build();
+      return built;
+    },
+  };
+};
 
 const changedFields = z.array(z.string().min(1).max(64)).min(1).max(50);
 
@@ -93,28 +109,30 @@ export const CATALOG = {
   [TOPICS.USER_REGISTERED]: define({
     description:
       'A user created an account (seed schema, plus contact fields the notification projection keeps).',
-    schema: z.object({
-      userId: id,
-      email: z.email(),
-      role,
-      firstName: z.string().min(1).max(100).optional(),
-      lastName: z.string().min(1).max(100).optional(),
-      language: language.optional(),
-    }),
+    schema: () =>
+      z.object({
+        userId: id,
+        email: z.email(),
+        role,
+        firstName: z.string().min(1).max(100).optional(),
+        lastName: z.string().min(1).max(100).optional(),
+        language: language.optional(),
+      }),
     key: 'userId',
     phi: ['email', 'firstName', 'lastName'],
     resource: { type: 'user', idField: 'userId' },
   }),
   [TOPICS.USER_VERIFIED]: define({
     description: 'A user verified their e-mail address.',
-    schema: z.object({ userId: id }),
+    schema: () => z.object({ userId: id }),
     key: 'userId',
     phi: [],
     resource: { type: 'user', idField: 'userId' },
   }),
   [TOPICS.USER_LOGGED_IN]: define({
     description: 'A user opened a session.',
-    schema: z.object({ userId: id, sessionId: id, ipAddress: z.union([z.ipv4(), z.ipv6()]).optional() }),
+    schema: () =>
+      z.object({ userId: id, sessionId: id, ipAddress: z.union([z.ipv4(), z.ipv6()]).optional() }),
     key: 'userId',
     phi: ['ipAddress'],
     resource: { type: 'session', idField: 'sessionId' },
@@ -122,7 +140,7 @@ export const CATALOG = {
   }),
   [TOPICS.USER_LOGGED_OUT]: define({
     description: 'A user closed a session.',
-    schema: z.object({ userId: id, sessionId: id }),
+    schema: () => z.object({ userId: id, sessionId: id }),
     key: 'userId',
     phi: [],
     resource: { type: 'session', idField: 'sessionId' },
@@ -130,7 +148,7 @@ export const CATALOG = {
   }),
   [TOPICS.PASSWORD_RESET]: define({
     description: 'A user reset their password.',
-    schema: z.object({ userId: id }),
+    schema: () => z.object({ userId: id }),
     key: 'userId',
     phi: [],
     resource: { type: 'user', idField: 'userId' },
@@ -138,22 +156,23 @@ export const CATALOG = {
   [TOPICS.PROFILE_UPDATED]: define({
     description:
       'A user changed their profile; carries the new contact fields the notification projection needs.',
-    schema: z.object({
-      userId: id,
-      changedFields,
-      email: z.email().optional(),
-      firstName: z.string().min(1).max(100).optional(),
-      lastName: z.string().min(1).max(100).optional(),
-      phone: z.string().min(3).max(32).optional(),
-      language: language.optional(),
-    }),
+    schema: () =>
+      z.object({
+        userId: id,
+        changedFields,
+        email: z.email().optional(),
+        firstName: z.string().min(1).max(100).optional(),
+        lastName: z.string().min(1).max(100).optional(),
+        phone: z.string().min(3).max(32).optional(),
+        language: language.optional(),
+      }),
     key: 'userId',
     phi: ['email', 'firstName', 'lastName', 'phone'],
     resource: { type: 'user', idField: 'userId' },
   }),
   [TOPICS.PHOTO_UPDATED]: define({
     description: 'A user changed their profile photo.',
-    schema: z.object({ userId: id, photoUrl: z.url() }),
+    schema: () => z.object({ userId: id, photoUrl: z.url() }),
     key: 'userId',
     phi: ['photoUrl'],
     resource: { type: 'user', idField: 'userId' },
@@ -161,14 +180,15 @@ export const CATALOG = {
 
   [TOPICS.APPOINTMENT_REQUESTED]: define({
     description: 'A patient asked a doctor for an appointment (seed flow 1, step 1).',
-    schema: z.object({
-      appointmentId: id,
-      patientId: id,
-      doctorId: id,
-      appointmentDate: isoDate,
-      appointmentTime: hhmm,
-      reason: freeText.optional(),
-    }),
+    schema: () =>
+      z.object({
+        appointmentId: id,
+        patientId: id,
+        doctorId: id,
+        appointmentDate: isoDate,
+        appointmentTime: hhmm,
+        reason: freeText.optional(),
+      }),
     key: 'appointmentId',
     phi: ['reason'],
     resource: { type: 'appointment', idField: 'appointmentId' },
@@ -177,13 +197,14 @@ export const CATALOG = {
   }),
   [TOPICS.APPOINTMENT_CONFIRMED]: define({
     description: 'The doctor confirmed the appointment (seed schema; seed flow 1, step 4).',
-    schema: z.object({
-      appointmentId: id,
-      patientId: id,
-      doctorId: id,
-      appointmentDate: isoDate,
-      appointmentTime: hhmm,
-    }),
+    schema: () =>
+      z.object({
+        appointmentId: id,
+        patientId: id,
+        doctorId: id,
+        appointmentDate: isoDate,
+        appointmentTime: hhmm,
+      }),
     key: 'appointmentId',
     phi: [],
     resource: { type: 'appointment', idField: 'appointmentId' },
@@ -192,7 +213,7 @@ export const CATALOG = {
   }),
   [TOPICS.APPOINTMENT_REJECTED]: define({
     description: 'The doctor declined the appointment.',
-    schema: z.object({ appointmentId: id, patientId: id, doctorId: id, reason: freeText.optional() }),
+    schema: () => z.object({ appointmentId: id, patientId: id, doctorId: id, reason: freeText.optional() }),
     key: 'appointmentId',
     phi: ['reason'],
     resource: { type: 'appointment', idField: 'appointmentId' },
@@ -201,13 +222,14 @@ export const CATALOG = {
   }),
   [TOPICS.APPOINTMENT_CANCELLED]: define({
     description: 'The patient, the doctor or the system cancelled the appointment.',
-    schema: z.object({
-      appointmentId: id,
-      patientId: id,
-      doctorId: id,
-      cancelledBy: z.enum(['patient', 'doctor', 'system']),
-      reason: freeText.optional(),
-    }),
+    schema: () =>
+      z.object({
+        appointmentId: id,
+        patientId: id,
+        doctorId: id,
+        cancelledBy: z.enum(['patient', 'doctor', 'system']),
+        reason: freeText.optional(),
+      }),
     key: 'appointmentId',
     phi: ['reason'],
     resource: { type: 'appointment', idField: 'appointmentId' },
@@ -216,13 +238,14 @@ export const CATALOG = {
   }),
   [TOPICS.APPOINTMENT_COMPLETED]: define({
     description: 'The appointment took place (seed flow 2, step 1: a consultation draft follows).',
-    schema: z.object({
-      appointmentId: id,
-      patientId: id,
-      doctorId: id,
-      appointmentDate: isoDate,
-      completedAt: isoDateTime.optional(),
-    }),
+    schema: () =>
+      z.object({
+        appointmentId: id,
+        patientId: id,
+        doctorId: id,
+        appointmentDate: isoDate,
+        completedAt: isoDateTime.optional(),
+      }),
     key: 'appointmentId',
     phi: [],
     resource: { type: 'appointment', idField: 'appointmentId' },
@@ -231,14 +254,15 @@ export const CATALOG = {
   }),
   [TOPICS.REFERRAL_BOOKED]: define({
     description: 'An appointment was booked with a specialist for a referral.',
-    schema: z.object({
-      appointmentId: id,
-      referralId: id,
-      patientId: id,
-      doctorId: id,
-      appointmentDate: isoDate,
-      appointmentTime: hhmm,
-    }),
+    schema: () =>
+      z.object({
+        appointmentId: id,
+        referralId: id,
+        patientId: id,
+        doctorId: id,
+        appointmentDate: isoDate,
+        appointmentTime: hhmm,
+      }),
     key: 'appointmentId',
     phi: [],
     resource: { type: 'appointment', idField: 'appointmentId' },
@@ -248,15 +272,16 @@ export const CATALOG = {
 
   [TOPICS.CONSULTATION_CREATED]: define({
     description: 'A consultation record exists (seed schema); drafts come from completed appointments.',
-    schema: z.object({
-      consultationId: id,
-      appointmentId: id,
-      patientId: id,
-      doctorId: id,
-      consultationDate: isoDate,
-      diagnosis: freeText,
-      status: z.enum(['draft', 'final']).optional(),
-    }),
+    schema: () =>
+      z.object({
+        consultationId: id,
+        appointmentId: id,
+        patientId: id,
+        doctorId: id,
+        consultationDate: isoDate,
+        diagnosis: freeText,
+        status: z.enum(['draft', 'final']).optional(),
+      }),
     key: 'consultationId',
     phi: ['diagnosis'],
     resource: { type: 'consultation', idField: 'consultationId' },
@@ -264,7 +289,7 @@ export const CATALOG = {
   }),
   [TOPICS.CONSULTATION_UPDATED]: define({
     description: 'A consultation record changed; names the changed fields, not their content.',
-    schema: z.object({ consultationId: id, patientId: id, doctorId: id, changedFields }),
+    schema: () => z.object({ consultationId: id, patientId: id, doctorId: id, changedFields }),
     key: 'consultationId',
     phi: [],
     resource: { type: 'consultation', idField: 'consultationId' },
@@ -272,7 +297,7 @@ export const CATALOG = {
   }),
   [TOPICS.CONSULTATION_ACCESSED]: define({
     description: 'Someone read a consultation record (access trail).',
-    schema: z.object({ consultationId: id, patientId: id, accessReason: freeText.optional() }),
+    schema: () => z.object({ consultationId: id, patientId: id, accessReason: freeText.optional() }),
     key: 'consultationId',
     phi: ['accessReason'],
     resource: { type: 'consultation', idField: 'consultationId' },
@@ -280,16 +305,17 @@ export const CATALOG = {
   }),
   [TOPICS.PRESCRIPTION_CREATED]: define({
     description: 'A doctor wrote a prescription.',
-    schema: z.object({
-      prescriptionId: id,
-      consultationId: id,
-      patientId: id,
-      doctorId: id,
-      medications: z
-        .array(z.object({ name: z.string().min(1).max(200), dosage: z.string().min(1).max(200) }))
-        .min(1)
-        .max(50),
-    }),
+    schema: () =>
+      z.object({
+        prescriptionId: id,
+        consultationId: id,
+        patientId: id,
+        doctorId: id,
+        medications: z
+          .array(z.object({ name: z.string().min(1).max(200), dosage: z.string().min(1).max(200) }))
+          .min(1)
+          .max(50),
+      }),
     key: 'prescriptionId',
     phi: ['medications'],
     resource: { type: 'prescription', idField: 'prescriptionId' },
@@ -297,7 +323,7 @@ export const CATALOG = {
   }),
   [TOPICS.PRESCRIPTION_UPDATED]: define({
     description: 'A prescription changed before it was locked.',
-    schema: z.object({ prescriptionId: id, patientId: id, doctorId: id, changedFields }),
+    schema: () => z.object({ prescriptionId: id, patientId: id, doctorId: id, changedFields }),
     key: 'prescriptionId',
     phi: [],
     resource: { type: 'prescription', idField: 'prescriptionId' },
@@ -305,7 +331,7 @@ export const CATALOG = {
   }),
   [TOPICS.PRESCRIPTION_LOCKED]: define({
     description: 'A prescription was signed and can no longer change.',
-    schema: z.object({ prescriptionId: id, patientId: id, doctorId: id }),
+    schema: () => z.object({ prescriptionId: id, patientId: id, doctorId: id }),
     key: 'prescriptionId',
     phi: [],
     resource: { type: 'prescription', idField: 'prescriptionId' },
@@ -313,14 +339,15 @@ export const CATALOG = {
   }),
   [TOPICS.DOCUMENT_UPLOADED]: define({
     description: 'A medical document was added to a patient record.',
-    schema: z.object({
-      documentId: id,
-      patientId: id,
-      documentType: z.string().min(1).max(64),
-      fileName: z.string().min(1).max(255),
-      mimeType: z.string().min(3).max(127),
-      sizeBytes: z.number().int().nonnegative(),
-    }),
+    schema: () =>
+      z.object({
+        documentId: id,
+        patientId: id,
+        documentType: z.string().min(1).max(64),
+        fileName: z.string().min(1).max(255),
+        mimeType: z.string().min(3).max(127),
+        sizeBytes: z.number().int().nonnegative(),
+      }),
     key: 'documentId',
     phi: ['documentType', 'fileName'],
     resource: { type: 'document', idField: 'documentId' },
@@ -328,7 +355,7 @@ export const CATALOG = {
   }),
   [TOPICS.DOCUMENT_ACCESSED]: define({
     description: 'Someone read a medical document (access trail).',
-    schema: z.object({ documentId: id, patientId: id }),
+    schema: () => z.object({ documentId: id, patientId: id }),
     key: 'documentId',
     phi: [],
     resource: { type: 'document', idField: 'documentId' },
@@ -336,7 +363,7 @@ export const CATALOG = {
   }),
   [TOPICS.DOCUMENT_DELETED]: define({
     description: 'A medical document was removed.',
-    schema: z.object({ documentId: id, patientId: id, reason: freeText.optional() }),
+    schema: () => z.object({ documentId: id, patientId: id, reason: freeText.optional() }),
     key: 'documentId',
     phi: ['reason'],
     resource: { type: 'document', idField: 'documentId' },
@@ -345,15 +372,16 @@ export const CATALOG = {
 
   [TOPICS.REFERRAL_CREATED]: define({
     description: 'A doctor referred a patient to a specialist.',
-    schema: z.object({
-      referralId: id,
-      patientId: id,
-      referringDoctorId: id,
-      specialistId: id.optional(),
-      specialty: z.string().min(1).max(100),
-      urgency: z.enum(['routine', 'urgent']),
-      reason: freeText.optional(),
-    }),
+    schema: () =>
+      z.object({
+        referralId: id,
+        patientId: id,
+        referringDoctorId: id,
+        specialistId: id.optional(),
+        specialty: z.string().min(1).max(100),
+        urgency: z.enum(['routine', 'urgent']),
+        reason: freeText.optional(),
+      }),
     key: 'referralId',
     phi: ['specialty', 'reason'],
     resource: { type: 'referral', idField: 'referralId' },
@@ -361,15 +389,16 @@ export const CATALOG = {
   }),
   [TOPICS.REFERRAL_SCHEDULED]: define({
     description: 'The referral has an appointment with the specialist.',
-    schema: z.object({
-      referralId: id,
-      patientId: id,
-      referringDoctorId: id,
-      specialistId: id,
-      appointmentId: id,
-      appointmentDate: isoDate,
-      appointmentTime: hhmm,
-    }),
+    schema: () =>
+      z.object({
+        referralId: id,
+        patientId: id,
+        referringDoctorId: id,
+        specialistId: id,
+        appointmentId: id,
+        appointmentDate: isoDate,
+        appointmentTime: hhmm,
+      }),
     key: 'referralId',
     phi: [],
     resource: { type: 'referral', idField: 'referralId' },
@@ -377,7 +406,7 @@ export const CATALOG = {
   }),
   [TOPICS.REFERRAL_ACCEPTED]: define({
     description: 'The specialist accepted the referral.',
-    schema: z.object({ referralId: id, patientId: id, referringDoctorId: id, specialistId: id }),
+    schema: () => z.object({ referralId: id, patientId: id, referringDoctorId: id, specialistId: id }),
     key: 'referralId',
     phi: [],
     resource: { type: 'referral', idField: 'referralId' },
@@ -385,13 +414,14 @@ export const CATALOG = {
   }),
   [TOPICS.REFERRAL_REJECTED]: define({
     description: 'The specialist declined the referral.',
-    schema: z.object({
-      referralId: id,
-      patientId: id,
-      referringDoctorId: id,
-      specialistId: id,
-      reason: freeText.optional(),
-    }),
+    schema: () =>
+      z.object({
+        referralId: id,
+        patientId: id,
+        referringDoctorId: id,
+        specialistId: id,
+        reason: freeText.optional(),
+      }),
     key: 'referralId',
     phi: ['reason'],
     resource: { type: 'referral', idField: 'referralId' },
@@ -399,7 +429,7 @@ export const CATALOG = {
   }),
   [TOPICS.REFERRAL_COMPLETED]: define({
     description: 'The specialist saw the patient and closed the referral.',
-    schema: z.object({ referralId: id, patientId: id, referringDoctorId: id, specialistId: id }),
+    schema: () => z.object({ referralId: id, patientId: id, referringDoctorId: id, specialistId: id }),
     key: 'referralId',
     phi: [],
     resource: { type: 'referral', idField: 'referralId' },
@@ -407,13 +437,14 @@ export const CATALOG = {
   }),
   [TOPICS.REFERRAL_CANCELLED]: define({
     description: 'The referral was withdrawn.',
-    schema: z.object({
-      referralId: id,
-      patientId: id,
-      referringDoctorId: id,
-      specialistId: id.optional(),
-      reason: freeText.optional(),
-    }),
+    schema: () =>
+      z.object({
+        referralId: id,
+        patientId: id,
+        referringDoctorId: id,
+        specialistId: id.optional(),
+        reason: freeText.optional(),
+      }),
     key: 'referralId',
     phi: ['reason'],
     resource: { type: 'referral', idField: 'referralId' },
@@ -423,13 +454,14 @@ export const CATALOG = {
   [TOPICS.MESSAGE_SENT]: define({
     description:
       'A message was sent in a conversation (seed schema; the content itself never travels on the bus).',
-    schema: z.object({
-      messageId: id,
-      conversationId: id,
-      senderId: id,
-      receiverId: id,
-      messageType: z.enum(['text', 'image', 'document']),
-    }),
+    schema: () =>
+      z.object({
+        messageId: id,
+        conversationId: id,
+        senderId: id,
+        receiverId: id,
+        messageType: z.enum(['text', 'image', 'document']),
+      }),
     key: 'conversationId',
     phi: [],
     resource: { type: 'message', idField: 'messageId' },
@@ -437,7 +469,7 @@ export const CATALOG = {
   }),
   [TOPICS.MESSAGE_DELIVERED]: define({
     description: "A message reached the receiver's device.",
-    schema: z.object({ messageId: id, conversationId: id, receiverId: id }),
+    schema: () => z.object({ messageId: id, conversationId: id, receiverId: id }),
     key: 'conversationId',
     phi: [],
     resource: { type: 'message', idField: 'messageId' },
@@ -445,7 +477,7 @@ export const CATALOG = {
   }),
   [TOPICS.MESSAGE_READ]: define({
     description: 'The receiver read a message.',
-    schema: z.object({ messageId: id, conversationId: id, readerId: id }),
+    schema: () => z.object({ messageId: id, conversationId: id, readerId: id }),
     key: 'conversationId',
     phi: [],
     resource: { type: 'message', idField: 'messageId' },
@@ -454,29 +486,31 @@ export const CATALOG = {
 
   [TOPICS.NOTIFICATION_SENT]: define({
     description: 'The notification function delivered a notification on one channel.',
-    schema: z.object({
-      notificationId: id,
-      recipientId: id,
-      channel: z.enum(['in_app', 'email']),
-      template: z.string().min(1).max(100),
-      language,
-      sourceEventId: id,
-      sourceEventType: z.string().min(1).max(200),
-    }),
+    schema: () =>
+      z.object({
+        notificationId: id,
+        recipientId: id,
+        channel: z.enum(['in_app', 'email']),
+        template: z.string().min(1).max(100),
+        language,
+        sourceEventId: id,
+        sourceEventType: z.string().min(1).max(200),
+      }),
     key: 'recipientId',
     phi: [],
     resource: { type: 'notification', idField: 'notificationId' },
   }),
   [TOPICS.AUDIT_LOG_CREATED]: define({
     description: 'An audit entry was written (for downstream compliance tooling).',
-    schema: z.object({
-      auditId: id,
-      action: z.string().min(1).max(200),
-      resourceType: z.string().min(1).max(64),
-      resourceId: id,
-      patientId: id.optional(),
-      sourceEventId: id,
-    }),
+    schema: () =>
+      z.object({
+        auditId: id,
+        action: z.string().min(1).max(200),
+        resourceType: z.string().min(1).max(64),
+        resourceId: id,
+        patientId: id.optional(),
+        sourceEventId: id,
+      }),
     key: 'resourceId',
     phi: [],
     resource: { type: 'audit', idField: 'auditId' },
@@ -486,16 +520,17 @@ export const CATALOG = {
   [TOPICS.PHI_REVEALED]: define({
     description:
       'An operator revealed the PHI fields of one record in the operator console (an access like any other: it is audited).',
-    schema: z.object({
-      revealId: id,
-      patientId: id.optional(),
-      recordTopic: z.string().min(1).max(249),
-      recordPartition: z.number().int().nonnegative(),
-      recordOffset: z.string().regex(/^\d+$/),
-      recordEventId: id.optional(),
-      fields: z.array(z.string().min(1).max(64)).max(50),
-      via: z.enum(['console']),
-    }),
+    schema: () =>
+      z.object({
+        revealId: id,
+        patientId: id.optional(),
+        recordTopic: z.string().min(1).max(249),
+        recordPartition: z.number().int().nonnegative(),
+        recordOffset: z.string().regex(/^\d+$/),
+        recordEventId: id.optional(),
+        fields: z.array(z.string().min(1).max(64)).max(50),
+        via: z.enum(['console']),
+      }),
     key: 'revealId',
     phi: [],
     resource: { type: 'record', idField: 'revealId' },

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type ZodError, z } from 'zod';
+import * as z from 'zod';
 import { EventValidationError, type FieldIssue, MalformedRecordError, UnknownTopicError } from '../errors.ts';
 import {
   acceptedVersions,
@@ -86,7 +86,7 @@ const publishSchema = (topic: Topic): z.ZodObject => {
   return schema;
 };
 
-export const toFieldIssues = (error: ZodError): FieldIssue[] =>
+export const toFieldIssues = (error: z.ZodError): FieldIssue[] =>
   error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
 
 export interface EncodedEvent {

@@ -4,6 +4,24 @@ import type { Producer } from 'kafkajs';
 import { DeadLetterPublisher } from '../kafka/dlq.ts';
 
 /**
+ * The DynamoDB commands and errors functions use, re-exported so they reach the SDK through shared/: the
+ * bundler leaves shared/ to the layer, which carries the SDK for dynamo() anyway. A function importing
+ * `@aws-sdk/lib-dynamodb` itself bundles and loads a second copy of the SDK at cold start (test/bench/methods.md).
+ */
+export { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+export {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+
+/**
  * AWS and Kafka clients, created once per Lambda container (on first use, so the environment is read when
  * the function first needs it) and reused across invocations, as AWS recommends:
  * https://docs.aws.amazon.com/lambda/latest/dg/best-practices.html

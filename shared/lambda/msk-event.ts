@@ -1,5 +1,5 @@
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MalformedRecordError } from '../errors.ts';
 import type { RawRecord } from '../kafka/record.ts';
 

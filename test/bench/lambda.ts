@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import type { BundlingOptions } from 'aws-cdk-lib';
 import { build } from 'esbuild';
 import {
+  BUNDLE_OPTIONS,
   functionBundler,
   LAYER_MOUNT,
   LAYER_PACKAGE,
@@ -19,16 +20,17 @@ import { median } from './stats.ts';
 
 /**
  * Row 4: the Lambda packages. Each function is bundled exactly as the CDK construct bundles it
- * (infra/constructs/bundle.ts: esbuild, node24, ESM, shared/ left to the layer, the AWS SDK left to the
- * runtime) — the "deployed" size — and once more with `minify: true` on top. The layer likewise. Cold init
- * runs the deployed build: a fresh Node process imports the handler, with the layer's absolute
- * /opt/nodejs/... imports pointed at a local copy of the layer; median of `runs` processes, beside a bare
- * handler bundled and started the same way.
+ * (infra/constructs/bundle.ts: esbuild, node24, ESM, minified, shared/ left to the layer, the AWS SDK
+ * bundled and tree-shaken into whichever of the layer and the function imports it) — the "deployed" size —
+ * and once more minified with the SDK left external. The layer likewise. Cold init runs the deployed
+ * build: a fresh Node process imports the handler, with the layer's absolute /opt/nodejs/... imports
+ * pointed at a local copy of the layer; median of `runs` processes, interleaved with a bare handler and each
+ * function's floor, both bundled with the same options.
  */
 const OUT = join(BENCH_DIR, 'lambda');
 const DUMMY_BUNDLING = {} as BundlingOptions;
 
-/** The construct's esbuild options plus minify (bundle.ts keeps its options private; restated here). */
+/** Minified like the construct, but with the AWS SDK left external and no keepNames: the size column "minified". */
 const MINIFIED = {
   bundle: true,
   platform: 'node',
@@ -56,6 +58,11 @@ export interface ColdInit {
   initMs: number;
   /** The import alone, median. */
   importMs: number;
+  /**
+   * CPU time of the process (user + system) at that point, median: less moved than wall time by whatever
+   * else the machine runs, so the steadier figure for ratios on a shared machine.
+   */
+  cpuMs?: number;
 }
 
 export interface LambdaResult {
@@ -78,7 +85,10 @@ export const SDK_CLIENTS: Record<string, string[]> = {
   health: ['@aws-sdk/client-cloudwatch', '@aws-sdk/client-lambda'],
 };
 
-/** A floor handler: imports the packages (kept alive by the export) and answers, bundled like a function. */
+/**
+ * A floor handler: imports the packages (kept alive by the export) and answers, bundled with the construct's
+ * options (the SDK bundled, as in the deployed functions; `import *` keeps each package whole).
+ */
 const floorBundle = async (name: string, packages: string[]): Promise<string> => {
   const dir = join(OUT, 'floor', name);
   await mkdir(dir, { recursive: true });
@@ -91,13 +101,7 @@ export const handler = async () => ({ batchItemFailures: [] });
 `,
   );
   const file = join(dir, 'index.mjs');
-  await build({
-    ...MINIFIED,
-    minify: false,
-    external: [...MINIFIED.external],
-    entryPoints: [src],
-    outfile: file,
-  });
+  await build({ ...BUNDLE_OPTIONS, entryPoints: [src], outfile: file });
   return file;
 };
 
@@ -152,13 +156,15 @@ const coldInitSamples = async (
   name: string,
   file: string,
   runs: number,
-): Promise<{ inits: number[]; imports: number[] }> => {
+): Promise<{ inits: number[]; imports: number[]; cpus: number[] }> => {
   const url = pathToFileURL(file).href;
   const script = `const t0 = performance.now(); const m = await import(${JSON.stringify(url)}); const t1 = performance.now();
+const cpu = process.cpuUsage();
 if (typeof m.handler !== 'function') throw new Error('no handler export');
-console.log(JSON.stringify({ initMs: t1, importMs: t1 - t0 }));`;
+console.log(JSON.stringify({ initMs: t1, importMs: t1 - t0, cpuMs: (cpu.user + cpu.system) / 1000 }));`;
   const inits: number[] = [];
   const imports: number[] = [];
+  const cpus: number[] = [];
   for (let i = 0; i < runs; i++) {
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn(NODE_BIN, ['--input-type=module', '-e', script], {
@@ -182,11 +188,12 @@ console.log(JSON.stringify({ initMs: t1, importMs: t1 - t0 }));`;
       );
     });
     const line = out.trim().split('\n').pop() ?? '{}';
-    const r = JSON.parse(line) as { initMs: number; importMs: number };
+    const r = JSON.parse(line) as { initMs: number; importMs: number; cpuMs: number };
     inits.push(r.initMs);
     imports.push(r.importMs);
+    cpus.push(r.cpuMs);
   }
-  return { inits, imports };
+  return { inits, imports, cpus };
 };
 
 export const benchLambda = async (runs: number): Promise<LambdaResult> => {
@@ -232,13 +239,7 @@ export const benchLambda = async (runs: number): Promise<LambdaResult> => {
   await mkdir(join(OUT, 'bare'), { recursive: true });
   await writeFile(bareSrc, 'export const handler = async () => ({ batchItemFailures: [] });\n');
   const bareFile = join(OUT, 'bare', 'index.mjs');
-  await build({
-    ...MINIFIED,
-    minify: false,
-    external: [...MINIFIED.external],
-    entryPoints: [bareSrc],
-    outfile: bareFile,
-  });
+  await build({ ...BUNDLE_OPTIONS, entryPoints: [bareSrc], outfile: bareFile });
 
   const floors = await Promise.all(
     functions
@@ -255,7 +256,9 @@ export const benchLambda = async (runs: number): Promise<LambdaResult> => {
     ...functions.map((f) => ({ name: f.name, file: join(OUT, 'functions', f.name, 'index.mjs') })),
     ...floors,
   ];
-  const samples = new Map(targets.map((t) => [t.name, { inits: [] as number[], imports: [] as number[] }]));
+  const samples = new Map(
+    targets.map((t) => [t.name, { inits: [] as number[], imports: [] as number[], cpus: [] as number[] }]),
+  );
   const perRound = Math.max(1, Math.ceil(runs / 5));
   for (let done = 0; done < runs; done += perRound) {
     for (const t of targets) {
@@ -263,11 +266,18 @@ export const benchLambda = async (runs: number): Promise<LambdaResult> => {
       const into = samples.get(t.name);
       into?.inits.push(...got.inits);
       into?.imports.push(...got.imports);
+      into?.cpus.push(...got.cpus);
     }
   }
   const combine = (name: string): ColdInit => {
-    const s = samples.get(name) ?? { inits: [], imports: [] };
-    return { name, runs: s.inits.length, initMs: median(s.inits), importMs: median(s.imports) };
+    const s = samples.get(name) ?? { inits: [], imports: [], cpus: [] };
+    return {
+      name,
+      runs: s.inits.length,
+      initMs: median(s.inits),
+      importMs: median(s.imports),
+      cpuMs: median(s.cpus),
+    };
   };
   for (const f of functions) coldInits.push(combine(f.name));
   return {

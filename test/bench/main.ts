@@ -46,6 +46,7 @@ const { values: args } = parseArgs({
     render: { type: 'string' },
     only: { type: 'string' },
     rounds: { type: 'string' },
+    runs: { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -92,6 +93,8 @@ const SIZES = quick
 
 // --rounds N: fewer (or more) interleaved rounds than the mode's, for a quick before/after with --only.
 if (args.rounds !== undefined) SIZES.rounds = Number(args.rounds);
+// --runs N: fresh processes per package for row 4's cold init (more than the mode's 15 on a busy machine).
+if (args.runs !== undefined) SIZES.coldInitRuns = Number(args.runs);
 
 const step = (what: string) => console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}`);
 
@@ -140,7 +143,11 @@ if (args.only === 'lambda') {
   const lambda = await benchLambda(SIZES.coldInitRuns);
   const lines = lambda.coldInit.map((c) => {
     const floor = lambda.floors?.find((f) => f.name === c.name);
-    return `${c.name}: ${c.initMs.toFixed(0)} ms, ${(c.initMs / lambda.bare.initMs).toFixed(2)}× bare${floor ? `, floor ${floor.initMs.toFixed(0)} ms, ${(c.initMs / floor.initMs).toFixed(2)}× floor` : ''}`;
+    const cpu =
+      floor?.cpuMs && c.cpuMs
+        ? ` (CPU ${c.cpuMs.toFixed(0)} / ${floor.cpuMs.toFixed(0)} ms, ${(c.cpuMs / floor.cpuMs).toFixed(2)}×)`
+        : '';
+    return `${c.name}: ${c.initMs.toFixed(0)} ms, ${(c.initMs / lambda.bare.initMs).toFixed(2)}× bare${floor ? `, floor ${floor.initMs.toFixed(0)} ms, ${(c.initMs / floor.initMs).toFixed(2)}× floor${cpu}` : ''}`;
   });
   await mkdir(BENCH_DIR, { recursive: true });
   await writeFile(join(BENCH_DIR, 'lambda.json'), `${JSON.stringify(lambda, null, 2)}\n`);

@@ -1,5 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -95,5 +103,31 @@ describe('layer and function assets in a directory without node_modules', () => 
     const url = Buffer.from(out.token, 'base64url').toString();
     expect(url).toMatch(/^https:\/\/kafka\.eu-west-3\.amazonaws\.com\/\?Action=kafka-cluster%3AConnect/);
     expect(url).toContain('X-Amz-Credential=AKIAIOSFODNN7EXAMPLE');
+  });
+
+  it('leaves the AWS SDK to the layer: no function bundle carries a copy of its own', () => {
+    // A function importing an @aws-sdk package itself, not through shared/, bundles the SDK's core
+    // (@smithy/core, whose code names "smithy" throughout) beside the layer's, and loads both at cold start.
+    const ownSdk = functions.filter((fn) =>
+      readFileSync(join(root, 'task', fn.name, 'index.mjs'), 'utf8').includes('smithy'),
+    );
+    expect(ownSdk.map((fn) => fn.name)).toEqual([]);
+    // The marker does find the SDK where it is: in the layer.
+    const layer = join(root, 'opt', 'nodejs', 'node_modules', '@esante', 'bus');
+    const layerFiles = readdirSync(layer, { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.js'),
+    );
+    expect(layerFiles.some((f) => readFileSync(join(layer, f), 'utf8').includes('smithy'))).toBe(true);
+  });
+
+  it('carries the part of zod the bus uses, not all of it', () => {
+    // `import { z } from 'zod'` (or re-exporting the namespace) keeps every zod export, its ~40 locales
+    // included (~370 KB of the layer, loaded at cold start); `import * as z` lets esbuild drop them. The
+    // Dutch locale's message stands for all of them.
+    const layer = join(root, 'opt', 'nodejs', 'node_modules', '@esante', 'bus');
+    const files = readdirSync(layer, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+    const code = files.map((f) => readFileSync(join(layer, f), 'utf8'));
+    expect(code.some((c) => c.includes('Ongeldige invoer'))).toBe(false);
+    expect(code.some((c) => c.includes('$ZodObject'))).toBe(true);
   });
 });

@@ -103,6 +103,13 @@ describe('event catalog', () => {
     );
   });
 
+  it('builds a topic payload schema once, on first read, and hands out that one instance after', () => {
+    const first = CATALOG[TOPICS.APPOINTMENT_REQUESTED].schema;
+    expect(CATALOG[TOPICS.APPOINTMENT_REQUESTED].schema).toBe(first);
+    expect(CATALOG[TOPICS.APPOINTMENT_CONFIRMED].schema).not.toBe(first);
+    expect(Object.keys(first.shape)).toContain('appointmentId');
+  });
+
   it('marks clinical content as PHI', () => {
     expect(CATALOG[TOPICS.CONSULTATION_CREATED].phi).toContain('diagnosis');
     expect(CATALOG[TOPICS.PRESCRIPTION_CREATED].phi).toContain('medications');
