@@ -102,13 +102,20 @@ export const goals = (r: BenchResults): Goal[] => {
     goal(1, 'rtt ours/Java', pairedRatio(q.ours, q.java), Number.NaN, 'report', 2),
     goal(2, 'utility/raw eachBatch', pairedRatio(c.utility, c.raw), Number.NaN, 'report', 2),
     goal(2, 'utility/Java', pairedRatio(c.utility, c.java), Number.NaN, 'report', 2),
+    // The audit function's store path against the emulator's own rate (a no-op function), same records.
+    goal(2, 'audit/no-op', perSecond(c.esmAudit) / perSecond(c.esmNoop), 0.25, 'min', 2),
     goal(3, 'e2e p99 (ms)', r.latency.ours.p99Ms, e2eLimit(r, r.latency), 'max', 0),
     goal(3, 'rtt e2e p99 (ms)', r.rtt.latency.ours.p99Ms, e2eLimit(r, r.rtt.latency), 'max', 0),
   ];
   for (const f of r.lambda.functions) goal4(out, `${f.name} bundle (KB)`, f.deployedBytes / 1024, 300);
   for (const c of r.lambda.coldInit) {
-    out.push(goal(4, `${c.name} cold init / bare`, c.initMs / r.lambda.bare.initMs, 2, 'max', 2));
+    // A bare handler is not a function's floor (it loads no SDK client): where a floor is measured, the goal
+    // is against it and the bare ratio is reported.
     const floor = r.lambda.floors?.find((f) => f.name === c.name);
+    const bare = c.initMs / r.lambda.bare.initMs;
+    out.push(
+      goal(4, `${c.name} cold init / bare`, bare, floor ? Number.NaN : 2, floor ? 'report' : 'max', 2),
+    );
     if (floor) out.push(goal(4, `${c.name} cold init / floor`, c.initMs / floor.initMs, 1.3, 'max', 2));
   }
   out.push(goal(5, 'producer RSS growth after plateau (%)', r.memory.ours.rssGrowthPct, 5, 'max', 1));
@@ -228,8 +235,8 @@ export const tableRows = (r: BenchResults): TableRow[] => {
     ours: `emulator + audit + DynamoDB: ${fmt(audit)}`,
     peer: `emulator + no-op function: ${fmt(noop)}`,
     ratio: `audit/no-op ${fmt(audit / noop)}`,
-    goal: 'report',
-    met: 'reported',
+    goal: '≥ 0.25',
+    met: verdict(find('audit/no-op')),
   });
 
   const latencyRow = (l: LatencyRows, where: string, goalName: string) => {
@@ -267,7 +274,7 @@ export const tableRows = (r: BenchResults): TableRow[] => {
       ours: `${fmt(ci.initMs)} (import ${fmt(ci.importMs)})`,
       peer: `bare handler: ${fmt(r.lambda.bare.initMs)} (import ${fmt(r.lambda.bare.importMs)})`,
       ratio: `${fmt(g?.value ?? Number.NaN)}× bare`,
-      goal: '≤ 2× bare',
+      goal: g?.kind === 'report' ? 'report (the goal is against the floor, next row)' : '≤ 2× bare',
       met: verdict(g),
     });
     const floor = r.lambda.floors?.find((f) => f.name === ci.name);
