@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { queryAudit } from '../../functions/audit/store.ts';
 import { demoPhi, playDemo } from '../../infra/local/demo.ts';
 import { REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
@@ -35,6 +35,7 @@ describe('operator console', () => {
   let base: string;
   const lines: string[] = [];
   const saved = { ...process.env };
+  let quiet: MockInstance<typeof console.log> | undefined;
   let run = '';
   let phiValues: string[] = [];
   const published = new Map<string, string>(); // topic → eventId (the demo publishes each topic once)
@@ -70,12 +71,10 @@ describe('operator console', () => {
     process.env.KAFKA_BROKERS = broker.brokers();
     // The anchor's digest every 2 s instead of hourly, so the audit page has one to show.
     process.env.AUDIT_DIGEST_EVERY_SECONDS = '2';
-    // `npm start` tells its user each step on stdout; the test's output is its results.
-    const quiet = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-    const [started, launched] = await Promise.all([
-      startStack({ freePorts: true }).finally(() => quiet.mockRestore()),
-      launchBrowser(),
-    ]);
+    // `npm start` tells its user each step on stdout, and its anchor timer each digest (every 2 s here);
+    // the test's output is its results.
+    quiet = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const [started, launched] = await Promise.all([startStack({ freePorts: true }), launchBrowser()]);
     stack = started;
     browser = launched;
     page = await browser.newPage();
@@ -104,6 +103,7 @@ describe('operator console', () => {
   afterAll(async () => {
     await browser?.close();
     await stack?.stop();
+    quiet?.mockRestore();
     process.env = saved;
   });
 
@@ -172,8 +172,6 @@ describe('operator console', () => {
     phiValues.push(marker);
     const table = process.env.AUDIT_TABLE as string;
     process.env.AUDIT_TABLE = `missing-${randomUUID()}`;
-    // The stack's anchor timer reads the same table meanwhile and says on stdout that its digest failed.
-    const quiet = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     const { eventId } = await producer.publish(
       TOPICS.DOCUMENT_DELETED,
       { documentId, patientId: `pat-${run}`, reason: marker },
@@ -189,7 +187,6 @@ describe('operator console', () => {
       await eventually(async () => Boolean(await letterOf()), 30_000);
     } finally {
       process.env.AUDIT_TABLE = table;
-      quiet.mockRestore();
     }
     const entryId = (await letterOf())?.id as string;
 
