@@ -326,6 +326,8 @@ export class KafkaProducer {
       if (
         held.has(slot) ||
         this.#busy.has(slot) ||
+        // A request sent before kafkajs knew the topic's partitions (slot -1) may hold any of them.
+        this.#busy.has(`${p.topic}\u0000-1`) ||
         this.#lanes.has(leader) ||
         (lane && lane.batch.length >= max)
       ) {

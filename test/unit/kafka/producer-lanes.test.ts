@@ -125,3 +125,69 @@ describe('producer: one request per partition leader', () => {
     }
   });
 });
+
+describe('producer: a topic first sent before kafkajs knew its partitions', () => {
+  beforeEach(() => {
+    vi.spyOn(logger, 'info').mockImplementation(() => undefined);
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it('sends nothing more of that topic until that first request is answered', async () => {
+    // Prepare: a stand-in that knows two leaders for every topic; the first request of the second topic hangs.
+    const second = TOPICS.USER_LOGGED_OUT;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const inFlight = new Set<string>();
+    let overlapped = false;
+    let secondRequests = 0;
+    const kafka = {
+      producer: ({ createPartitioner }: { createPartitioner: ICustomPartitioner }) => {
+        const partition = createPartitioner();
+        return {
+          connect: async () => {},
+          disconnect: async () => {},
+          sendBatch: async ({ topicMessages }: ProducerBatch) => {
+            const slots = new Set(
+              (topicMessages ?? []).flatMap((t) =>
+                t.messages.map(
+                  (message) =>
+                    `${t.topic}:${partition({ topic: t.topic, partitionMetadata: metadata, message })}`,
+                ),
+              ),
+            );
+            for (const s of slots) {
+              if (inFlight.has(s)) overlapped = true;
+              inFlight.add(s);
+            }
+            const ofSecond = (topicMessages ?? []).some((t) => t.topic === second);
+            if (ofSecond && ++secondRequests === 1) await gate;
+            for (const s of slots) inFlight.delete(s);
+            return [...slots].map((s) => {
+              const [topicName, p] = s.split(':');
+              return { topicName, partition: Number(p), errorCode: 0, baseOffset: '0' };
+            });
+          },
+        };
+      },
+    } as unknown as Kafka;
+    const producer = new KafkaProducer({ kafka, lingerMs: 0, maxBatchSize: 50 });
+    await producer.publish(topic, samplePayloads[topic], sampleMeta()); // the first topic's metadata: two leaders
+    // Act: the second topic's first event goes out unknown, then more of its events follow while it hangs.
+    const first = producer.publish(second, { ...samplePayloads[second], userId: 'u-0' }, sampleMeta());
+    await vi.waitFor(() => expect(secondRequests).toBe(1));
+    const more = Array.from({ length: 20 }, (_, i) =>
+      producer.publish(second, { ...samplePayloads[second], userId: `u-${i}` }, sampleMeta()),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const whileHeld = secondRequests;
+    release();
+    await Promise.all([first, ...more]);
+    await producer.disconnect();
+    // Assess: nothing more of it went out while its first request hung, and no partition was in two requests.
+    expect(whileHeld).toBe(1);
+    expect(secondRequests).toBeGreaterThan(1);
+    expect(overlapped).toBe(false);
+  });
+});
