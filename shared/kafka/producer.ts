@@ -61,6 +61,8 @@ interface Pending {
   enqueuedAt: number;
   /** Requests made again after the client gave up on Kafka as unreachable (see #send). */
   retried?: number;
+  /** Its partition once kafkajs's metadata for the topic is known (hashed once, however long it waits). */
+  partition?: number;
 }
 
 const DEFAULTS = { lingerMs: 5, maxBatchSize: 500, idempotent: true, handleSignals: false } as const;
@@ -359,8 +361,11 @@ export class KafkaProducer {
   }
 
   #partitionOf(p: Pending): number {
+    if (p.partition !== undefined) return p.partition;
     const metadata = this.#metadata.get(p.topic);
-    return metadata ? partitioner({ topic: p.topic, message: p.message, partitionMetadata: metadata }) : -1;
+    if (!metadata) return -1;
+    p.partition = partitioner({ topic: p.topic, message: p.message, partitionMetadata: metadata });
+    return p.partition;
   }
 
   #leaderOf(topic: string, partition: number): number {
