@@ -54,11 +54,17 @@ export const analysisText = (r: BenchResults): string => {
   const latency = (where: string, l: BenchResults['latency'], goalName: string) => {
     const limit = e2eLimit(r, l);
     const readAll = l.ours.readBack === l.ours.events;
+    // Older result files have no per-invocation figures.
+    const inv = l.ours.invocations ?? [];
+    const split =
+      inv.length === 0
+        ? ''
+        : `The ${inv.length} invocations held a median of ${fmt(median(inv.map((i) => i.records)))} records; each started a median of ${fmt(median(inv.map((i) => i.startedAfterMs)) - r.settings.esmBatchingWindowMs)} ms after its oldest record's scheduled send plus the window (that record's way to the ESM: linger, produce, fetch), and the handler took a median of ${fmt(median(inv.map((i) => i.handlerMs)))} ms (longest ${fmt(Math.max(...inv.map((i) => i.handlerMs)))}): a batch's oldest record waits the window and then the whole batch's invocation. `;
     return (
-      `${where}: p50 ${fmt(l.ours.p50Ms)} ms, p99 ${fmt(l.ours.p99Ms)} ms against a limit of ${fmt(limit)} ms (3 × Kafka's EndToEndLatency p99 of ${fmt(l.kafka.p99Ms)} ms + the ${r.settings.esmBatchingWindowMs} ms batching window + ${r.settings.producer.lingerMs} ms linger)${against(find(goalName))}; ` +
+      `${where}: p50 ${fmt(l.ours.p50Ms)} ms, p99 ${fmt(l.ours.p99Ms)} ms against a limit of ${fmt(limit)} ms (3 × Kafka's EndToEndLatency p99 of ${fmt(l.kafka.p99Ms)} ms + the ${r.settings.esmBatchingWindowMs} ms batching window + ${r.settings.producer.lingerMs} ms linger)${against(find(goalName))}. ${split}` +
       (readAll
-        ? `all ${fmt(l.ours.events)} entries were read back.`
-        : `only ${fmt(l.ours.readBack)} of ${fmt(l.ours.events)} entries were read back.`)
+        ? `All ${fmt(l.ours.events)} entries were read back.`
+        : `Only ${fmt(l.ours.readBack)} of ${fmt(l.ours.events)} entries were read back.`)
     );
   };
   out.push(

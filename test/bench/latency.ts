@@ -31,6 +31,12 @@ export interface LatencyResult {
   p99Ms: number;
   maxMs: number;
   readBack: number;
+  /**
+   * Each invocation after the warm-up: its records, how long after the scheduled send of its oldest
+   * record it started (the batching window, plus the time that record took to reach the ESM), and how long
+   * the handler took. Together they say where the p99 goes.
+   */
+  invocations?: { records: number; startedAfterMs: number; handlerMs: number }[];
 }
 
 /** eventIds of the records an MSK event carries (values are base64 JSON envelopes). */
@@ -65,10 +71,16 @@ export const benchLatency = async (
 ): Promise<LatencyResult> => {
   const sentAt = new Map<string, number>();
   const doneAt = new Map<string, number>();
+  const invocations: NonNullable<LatencyResult['invocations']> = [];
   const timed: LambdaHandler = async (event, context) => {
+    const started = performance.now();
     const result = await handler(event, context);
     const now = performance.now();
-    for (const id of eventIdsOf(event as MskEvent)) if (!doneAt.has(id)) doneAt.set(id, now);
+    const ids = eventIdsOf(event as MskEvent);
+    for (const id of ids) if (!doneAt.has(id)) doneAt.set(id, now);
+    const oldest = Math.min(...ids.map((id) => sentAt.get(id) ?? Number.POSITIVE_INFINITY));
+    if (Number.isFinite(oldest))
+      invocations.push({ records: ids.length, startedAfterMs: started - oldest, handlerMs: now - started });
     return result;
   };
   const esm = await startEsm({
@@ -121,6 +133,7 @@ export const benchLatency = async (
       p99Ms: percentile(latencies, 99),
       maxMs: Math.max(...latencies),
       readBack: await readBack([...sentAt.keys()]),
+      invocations,
     };
   } finally {
     await producer.disconnect();

@@ -245,7 +245,7 @@ if (args.only !== undefined) {
         const limit = 3 * kafka.p99Ms + windowMs + PRODUCER_SETTINGS.lingerMs;
         await print(
           { ours, kafka, windowMs, limitMs: limit },
-          `e2e row (window ${windowMs} ms): ours p50 ${ours.p50Ms.toFixed(0)} p99 ${ours.p99Ms.toFixed(0)} ms, Kafka p99 ${kafka.p99Ms.toFixed(1)} ms, limit 3×Kafka p99 + window + linger = ${limit.toFixed(0)} ms; p99 − window = ${(ours.p99Ms - windowMs).toFixed(0)} ms`,
+          `e2e row (window ${windowMs} ms): ours p50 ${ours.p50Ms.toFixed(0)} p99 ${ours.p99Ms.toFixed(0)} ms, Kafka p99 ${kafka.p99Ms.toFixed(1)} ms, limit 3×Kafka p99 + window + linger = ${limit.toFixed(0)} ms; p99 − window = ${(ours.p99Ms - windowMs).toFixed(0)} ms; per invocation (median) ${median((ours.invocations ?? []).map((i) => i.records))} records, started ${(median((ours.invocations ?? []).map((i) => i.startedAfterMs)) - windowMs).toFixed(0)} ms after the oldest one's send + window, handler ${median((ours.invocations ?? []).map((i) => i.handlerMs)).toFixed(0)} ms`,
         );
       }
     }

@@ -31,7 +31,20 @@ const memoryRun = (mode: 'ours' | 'raw', before: number, after: number, peak: nu
   heapGrowthPct: 0,
 });
 const latency = (p99Ms: number, kafkaP99: number) => ({
-  ours: { offeredPerSecond: 50, events: 1500, p50Ms: 600, p95Ms: 900, p99Ms, maxMs: p99Ms, readBack: 1500 },
+  ours: {
+    offeredPerSecond: 50,
+    events: 1500,
+    p50Ms: 600,
+    p95Ms: 900,
+    p99Ms,
+    maxMs: p99Ms,
+    readBack: 1500,
+    invocations: [
+      { records: 50, startedAfterMs: 1040, handlerMs: 120 },
+      { records: 48, startedAfterMs: 1060, handlerMs: 90 },
+      { records: 52, startedAfterMs: 1020, handlerMs: 200 },
+    ],
+  },
   kafka: { messages: 2000, avgMs: 2, p50Ms: 2, p99Ms: kafkaP99, p999Ms: kafkaP99 * 2 },
 });
 
@@ -142,6 +155,10 @@ describe('bench report', () => {
     expect(text).toContain('ours/seed 20.0, goal ≥ 10.0 met');
     expect(text).toContain('p99 1,300 ms against a limit of 1,125 ms');
     expect(text).toContain('goal ≤ 1,125 **missed**');
+    expect(text).toContain(
+      'The 3 invocations held a median of 50.0 records; each started a median of 40.0 ms after',
+    );
+    expect(text).toContain('the handler took a median of 120 ms (longest 200)');
     expect(text).toContain('the plateau was reached after 150,000 events');
     expect(text).toContain('peaked at 360.0 MiB against our 380.0: 1.06×, goal ≤ 1.10 met');
     expect(text).not.toContain('smoke run');
