@@ -13,7 +13,7 @@ import { provisionTopics } from '../../shared/kafka/admin.ts';
 import { registerCodecs } from '../../shared/kafka/codecs.ts';
 import { CLIENT_DEFAULTS } from '../../shared/kafka/config.ts';
 import { awsClientConfig } from '../../shared/lambda/clients.ts';
-import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../../infra/local/kafka/tcp-proxy.ts';
 import { sleep } from './stats.ts';
 
 /** Where the bench keeps its broker data, payload files and bundles (git-ignored). */
@@ -47,7 +47,7 @@ export const benchKafka = (brokers: string[], clientId = 'bench'): Kafka => {
 
 /**
  * The bench's own broker: a free port, a fresh data dir under .local/bench, every catalog topic. With
- * `delayMs`, a TCP proxy on the loopback (delay-proxy.ts) sits in front of it adding `delayMs` each
+ * `delayMs`, a TCP proxy on the loopback (infra/local/kafka/tcp-proxy.ts) sits in front of it adding `delayMs` each
  * way, and the broker advertises the proxy's port: the bootstrap and every later request (metadata, produce,
  * fetch, commits, Kafka's own tools) cross it — an MSK-like round trip where acks=all crosses zones.
  */
@@ -56,8 +56,8 @@ export const startBenchBroker = async (opts: { delayMs?: number } = {}): Promise
   const port = await freePort();
   const dataDir = join(BENCH_DIR, `kafka-${port}`);
   await rm(dataDir, { recursive: true, force: true });
-  const proxy: DelayProxy | undefined =
-    delayMs > 0 ? await startDelayProxy('127.0.0.1', port, delayMs) : undefined;
+  const proxy: TcpProxy | undefined =
+    delayMs > 0 ? await startTcpProxy('127.0.0.1', port, 0, { delayMs }) : undefined;
   const proxyPort = proxy?.port;
   let running: RunningKafka;
   try {

@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import { createServer, type Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type DelayProxy, startDelayProxy } from '../../bench/delay-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../../../infra/local/kafka/tcp-proxy.ts';
 
 /**
  * The bench's MSK-like round trips come from this proxy: it must hold each direction's bytes at least
  * `delayMs` (a lower bound, which load cannot make fail), and deliver every byte in order.
  */
 let echo: Server | undefined;
-let proxy: DelayProxy | undefined;
+let proxy: TcpProxy | undefined;
 
 afterEach(async () => {
   await proxy?.close();
@@ -52,7 +52,7 @@ const readBytes = (socket: Socket, length: number): Promise<Buffer> =>
 describe('delaying TCP proxy (bench round trips)', () => {
   it('adds at least the delay in each direction to a round trip', async () => {
     // Arrange
-    proxy = await startDelayProxy('127.0.0.1', await startEcho(), 40);
+    proxy = await startTcpProxy('127.0.0.1', await startEcho(), 0, { delayMs: 40 });
     const socket = await connect(proxy.port);
     // Act
     const started = performance.now();
@@ -68,7 +68,7 @@ describe('delaying TCP proxy (bench round trips)', () => {
 
   it('delivers many writes whole and in order', async () => {
     // Arrange
-    proxy = await startDelayProxy('127.0.0.1', await startEcho(), 2);
+    proxy = await startTcpProxy('127.0.0.1', await startEcho(), 0, { delayMs: 2 });
     const socket = await connect(proxy.port);
     const parts = Array.from({ length: 500 }, (_, i) => Buffer.from(`${i};`.padEnd(64, '.')));
     const sent = Buffer.concat(parts);
