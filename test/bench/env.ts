@@ -8,12 +8,12 @@ import { provisionAws } from '../../infra/local/aws/provision.ts';
 import { KAFKA_VERSION, type RunningKafka, startKafka } from '../../infra/local/kafka/broker.ts';
 import { freePort } from '../../infra/local/kafka/free-port.ts';
 import { killOnExit, LOCAL_DIR, REPO_ROOT } from '../../infra/local/kafka/jvm.ts';
+import { startTcpProxy, type TcpProxy } from '../../infra/local/kafka/tcp-proxy.ts';
 import { TABLES } from '../../infra/resources.ts';
 import { provisionTopics } from '../../shared/kafka/admin.ts';
 import { registerCodecs } from '../../shared/kafka/codecs.ts';
 import { CLIENT_DEFAULTS } from '../../shared/kafka/config.ts';
 import { awsClientConfig } from '../../shared/lambda/clients.ts';
-import { startTcpProxy, type TcpProxy } from '../../infra/local/kafka/tcp-proxy.ts';
 import { sleep } from './stats.ts';
 
 /** Where the bench keeps its broker data, payload files and bundles (git-ignored). */
