@@ -217,10 +217,17 @@ export class KafkaProducer {
    * Typed publish: `payload` must match the topic's catalog schema, `meta.actor` says who did it.
    * Throws EventValidationError (every bad field path) before anything is sent.
    */
-  async publish<T extends Topic>(topic: T, payload: PayloadOf<T>, meta: EventMeta): Promise<PublishResult> {
-    const encoded = encodeEvent(topic, payload, meta);
-    await this.#enqueue(topic, [encoded]);
-    return { eventId: encoded.event.eventId, topic, key: encoded.key };
+  publish<T extends Topic>(topic: T, payload: PayloadOf<T>, meta: EventMeta): Promise<PublishResult> {
+    let encoded: EncodedEvent;
+    try {
+      encoded = encodeEvent(topic, payload, meta);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Not an async function: its frame (the payload, the meta, the decoded event) would be kept until Kafka
+    // acknowledges. Only what is returned and the message to send wait for the acknowledgement.
+    const result: PublishResult = { eventId: encoded.event.eventId, topic, key: encoded.key };
+    return this.#enqueue(topic, [encoded]).then(() => result);
   }
 
   /** Typed batch publish: all payloads are validated first; none is sent if one is invalid. */
