@@ -282,7 +282,10 @@ export class KafkaProducer {
         new Promise<RecordMetadata[]>((resolve, reject) => {
           this.#queue.push({
             topic,
-            message: { key: e.key, value: e.value, headers: e.headers, timestamp: e.timestamp },
+            // The value waits as its UTF-8 bytes (what kafkajs writes either way): half the size of the JSON
+            // string, which is two bytes a character once one is outside Latin-1 (a French clinical note's
+            // apostrophe), and off the JavaScript heap, so a queued event no longer ages into the old space.
+            message: { key: e.key, value: Buffer.from(e.value), headers: e.headers, timestamp: e.timestamp },
             resolve,
             reject,
             enqueuedAt,
