@@ -76,11 +76,17 @@ const readSchema = (topic: Topic, version: number, seedShaped: boolean): z.ZodOb
   return schema;
 };
 
-/** Publishing is strict (unknown fields are a mistake); consuming (readSchema) tolerates fields added by newer producers. */
+/**
+ * Publishing is strict (unknown fields are a mistake); consuming (readSchema) tolerates fields added by newer
+ * producers. The shape is in the order of the value on the wire (the seed's: `eventType`, the payload fields,
+ * the envelope additions, `timestamp`, `service`): zod returns its fields in that order, so what it returns is
+ * serialized as is, not copied into that order first.
+ */
 const publishSchema = (topic: Topic): z.ZodObject => {
   let schema = strictSchemas.get(topic);
   if (!schema) {
-    schema = CATALOG[topic].schema.extend(envelopeSchema.shape).strict();
+    const { eventType, timestamp, service, ...envelope } = envelopeSchema.shape;
+    schema = z.strictObject({ eventType, ...CATALOG[topic].schema.shape, ...envelope, timestamp, service });
     strictSchemas.set(topic, schema);
   }
   return schema;
@@ -122,11 +128,10 @@ export const encodeEvent = <T extends Topic>(
   };
   const parsed = publishSchema(topic).safeParse(candidate);
   if (!parsed.success) throw new EventValidationError(topic, toFieldIssues(parsed.error));
-  const { eventType, timestamp, service, ...rest } = parsed.data as BusEvent;
-  // Seed order: eventType, payload fields, timestamp, service; then the envelope additions.
-  const event = { eventType, ...rest, timestamp, service } as BusEvent;
+  const event = parsed.data as BusEvent;
   const value = JSON.stringify(event);
-  if (Buffer.byteLength(value) > MAX_EVENT_BYTES) {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only a long string needs its bytes counted.
+  if (value.length > MAX_EVENT_BYTES / 3 && Buffer.byteLength(value) > MAX_EVENT_BYTES) {
     throw new EventValidationError(topic, [{ path: '', message: `event exceeds ${MAX_EVENT_BYTES} bytes` }]);
   }
   const key = String((event as Record<string, unknown>)[definition.key]);
@@ -140,8 +145,18 @@ export const headersFor = (event: BusEvent): Record<string, string> => ({
   ce_id: event.eventId,
   ce_source: `/esante/${event.service}`,
   ce_type: event.eventType,
-  ce_time: new Date(event.timestamp).toISOString(),
+  ce_time: isoTime(event.timestamp),
 });
+
+/**
+ * `ce_time`: the last timestamp formatted is kept, so the events of one millisecond (tens of them under load)
+ * format it once (a `Date` and `toISOString` were ≈ 0.5 µs of the ≈ 8 µs an event took to encode).
+ */
+let lastTime = { ms: Number.NaN, iso: '' };
+const isoTime = (ms: number): string => {
+  if (ms !== lastTime.ms) lastTime = { ms, iso: new Date(ms).toISOString() };
+  return lastTime.iso;
+};
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -22,7 +22,7 @@ import { BENCH_TOPICS, encodedFor } from './events.ts';
 import { javaConsumerPerformance, javaProducerPerformance, kafkaEndToEndLatency } from './kafka-tools.ts';
 import { benchLambda } from './lambda.ts';
 import { benchLatency } from './latency.ts';
-import { benchMemory } from './memory.ts';
+import { benchMemory, memoryAtPeak } from './memory.ts';
 import {
   benchOurs,
   benchOursSharded,
@@ -134,9 +134,10 @@ const producerRounds = async (
  * - compression: row 6;
  * - producer: row 1 on the loopback (ours, raw kafkajs sendBatch, the seed's awaited send, ProducerPerformance);
  * - audit: the emulator driving the audit function into DynamoDB beside the emulator driving a no-op;
- * - e2e: publish → audit entry beside Kafka's EndToEndLatency (row 3, loopback).
+ * - e2e: publish → audit entry beside Kafka's EndToEndLatency (row 3, loopback);
+ * - memory: row 5, our producer's child process then raw kafkajs's (the mode's event counts).
  */
-const ONLY_ROWS = ['compression', 'producer', 'audit', 'e2e', 'lambda'] as const;
+const ONLY_ROWS = ['compression', 'producer', 'audit', 'e2e', 'lambda', 'memory'] as const;
 if (args.only === 'lambda') {
   // Row 4 needs no broker: each function's cold init beside the bare handler and its own floor.
   step(`row 4: Lambda bundles and cold init (${SIZES.coldInitRuns} runs each, interleaved)`);
@@ -177,6 +178,15 @@ if (args.only !== undefined) {
       );
       const valueBytes = Buffer.byteLength(encodedFor(BENCH_TOPICS.producer, 0).value);
       await print(rows, compressionTable(rows, valueBytes));
+    } else if (only === 'memory') {
+      step(`row 5: producer memory, ours then raw kafkajs (${SIZES.memory.events} events after the warm-up)`);
+      const m = await benchMemory(broker.brokers, SIZES.memory);
+      const line = (r: typeof m.ours) =>
+        `peak RSS ${r.peakRssMiB.toFixed(1)} MiB (at the highest sample: ${memoryAtPeak(r)}), warm-up ${r.warmup}${r.plateau ? '' : ' (no plateau)'}, growth ${r.rssGrowthPct.toFixed(1)} %`;
+      await print(
+        m,
+        `row 5: peak RSS ours/raw ${m.peakRatio.toFixed(2)}\n  ours: ${line(m.ours)}\n  raw:  ${line(m.raw)}`,
+      );
     } else if (only === 'producer') {
       step('row 1: producer throughput (interleaved rounds, loopback)');
       const p = await producerRounds(broker, SIZES, 'loopback');

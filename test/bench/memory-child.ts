@@ -1,4 +1,5 @@
 import { resourceUsage } from 'node:process';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { KafkaProducer } from '../../shared/kafka/producer.ts';
 import { benchKafka } from './env.ts';
 import { BENCH_TOPICS, metaFor, payloadFor } from './events.ts';
@@ -76,6 +77,36 @@ if (mode === 'ours') {
   close = () => producer.disconnect();
 }
 
+/**
+ * What the heap and the Buffers held when RSS was highest, sampled every 100 ms from the start (no GC
+ * forced): tells a peak of live data from one of garbage not yet collected, and JavaScript heap from Buffers.
+ */
+let atPeak = {
+  rssMiB: 0,
+  heapTotalMiB: 0,
+  heapUsedMiB: 0,
+  externalMiB: 0,
+  arrayBuffersMiB: 0,
+  /** The V8 heap's spaces (new: the young generation's semi-spaces), MiB committed. */
+  spaces: {} as Record<string, number>,
+};
+const peakSampler = setInterval(() => {
+  const m = process.memoryUsage();
+  if (mib(m.rss) <= atPeak.rssMiB) return;
+  atPeak = {
+    rssMiB: mib(m.rss),
+    heapTotalMiB: mib(m.heapTotal),
+    heapUsedMiB: mib(m.heapUsed),
+    externalMiB: mib(m.external),
+    arrayBuffersMiB: mib(m.arrayBuffers),
+    spaces: Object.fromEntries(
+      getHeapSpaceStatistics()
+        .filter((space) => space.space_size > 0)
+        .map((space) => [space.space_name.replace(/_space$/, ''), Math.round(mib(space.space_size))]),
+    ),
+  };
+}, 100);
+
 const chunk = Number(chunkArg);
 const maxWarmup = Number(maxWarmupArg);
 const events = Number(eventsArg);
@@ -85,7 +116,9 @@ let warmup = 0;
 let plateau = false;
 /** Consecutive chunks over which RSS grew less than PLATEAU_PCT: two in a row count as the plateau. */
 let flat = 0;
-let last = reading().rssMiB;
+/** Connected, nothing sent yet: the process's own floor (Node, the modules, kafkajs connected). */
+const start = reading();
+let last = start.rssMiB;
 while (warmup < maxWarmup) {
   await send(warmup, chunk);
   warmup += chunk;
@@ -101,19 +134,33 @@ while (warmup < maxWarmup) {
 const before = reading();
 /** RSS every second (no GC forced), to tell a plateau from steady growth. */
 const rssTimeline: { s: number; rssMiB: number }[] = [];
-const start = performance.now();
+const t0 = performance.now();
 const sampler = setInterval(() => {
   rssTimeline.push({
-    s: Math.round((performance.now() - start) / 100) / 10,
+    s: Math.round((performance.now() - t0) / 100) / 10,
     rssMiB: Math.round(mib(process.memoryUsage().rss)),
   });
 }, 1000);
 await send(warmup, events);
-const ms = performance.now() - start;
+const ms = performance.now() - t0;
 clearInterval(sampler);
+clearInterval(peakSampler);
 const after = reading();
 await close();
 const peakRssMiB = resourceUsage().maxRSS / 1024;
 console.log(
-  JSON.stringify({ mode, events, warmup, plateau, warmupRss, ms, before, after, peakRssMiB, rssTimeline }),
+  JSON.stringify({
+    mode,
+    events,
+    start,
+    warmup,
+    plateau,
+    warmupRss,
+    ms,
+    before,
+    after,
+    peakRssMiB,
+    atPeak,
+    rssTimeline,
+  }),
 );

@@ -14,6 +14,8 @@ export interface MemoryReading {
 export interface MemoryRun {
   mode: 'ours' | 'raw';
   events: number;
+  /** Connected, before the first event (after GC): the process's floor. */
+  start?: MemoryReading;
   /** Events sent before "before": until RSS after GC stopped growing (plateau) or the cap was reached. */
   warmup: number;
   plateau: boolean;
@@ -24,6 +26,15 @@ export interface MemoryRun {
   after: MemoryReading;
   /** The process's RSS high-water mark (getrusage maxrss), warm-up included. */
   peakRssMiB: number;
+  /** memoryUsage() at the highest of the 100 ms samples (no GC forced): what the peak was made of. */
+  atPeak?: {
+    rssMiB: number;
+    heapTotalMiB: number;
+    heapUsedMiB: number;
+    externalMiB: number;
+    arrayBuffersMiB: number;
+    spaces?: Record<string, number>;
+  };
   rssTimeline: { s: number; rssMiB: number }[];
   rssGrowthPct: number;
   heapGrowthPct: number;
@@ -101,4 +112,15 @@ export const benchMemory = async (brokers: string[], sizes: MemorySizes): Promis
   const ours = await runChild('ours', brokers, sizes);
   const raw = await runChild('raw', brokers, sizes);
   return { ours, raw, peakRatio: ours.peakRssMiB / raw.peakRssMiB };
+};
+
+/** The highest sample's make-up, for a line of text. */
+export const memoryAtPeak = (run: MemoryRun): string => {
+  const p = run.atPeak;
+  if (!p) return 'not sampled';
+  const f = (n: number) => n.toFixed(0);
+  const spaces = Object.entries(p.spaces ?? {})
+    .map(([name, size]) => `${name} ${size}`)
+    .join(', ');
+  return `RSS ${f(p.rssMiB)}, heapTotal ${f(p.heapTotalMiB)} (${spaces}), heapUsed ${f(p.heapUsedMiB)}, external ${f(p.externalMiB)} (arrayBuffers ${f(p.arrayBuffersMiB)}) MiB`;
 };

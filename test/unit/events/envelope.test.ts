@@ -38,6 +38,40 @@ describe('encodeEvent', () => {
     expect(key).toBe('a-1');
   });
 
+  it('writes the fields in the seed order whatever order the payload has: type, payload, envelope, time, service', () => {
+    const reversed = Object.fromEntries(Object.entries(confirmed).reverse()) as typeof confirmed;
+    const { value } = encodeEvent(
+      TOPICS.APPOINTMENT_CONFIRMED,
+      reversed,
+      sampleMeta({ causationId: 'cause-1', correlationId: 'corr-1' }),
+    );
+    expect(Object.keys(JSON.parse(value))).toEqual([
+      'eventType',
+      'appointmentId',
+      'patientId',
+      'doctorId',
+      'appointmentDate',
+      'appointmentTime',
+      'eventId',
+      'schemaVersion',
+      'actor',
+      'correlationId',
+      'causationId',
+      'timestamp',
+      'service',
+    ]);
+  });
+
+  it('dates each event in ce_time by its own timestamp, also when events alternate between two', () => {
+    const ceTime = (timestamp: number) =>
+      encodeEvent(TOPICS.APPOINTMENT_CONFIRMED, confirmed, sampleMeta({ timestamp })).headers.ce_time;
+    expect([ceTime(1_700_000_000_000), ceTime(1_700_000_000_001), ceTime(1_700_000_000_000)]).toEqual([
+      '2023-11-14T22:13:20.000Z',
+      '2023-11-14T22:13:20.001Z',
+      '2023-11-14T22:13:20.000Z',
+    ]);
+  });
+
   it('sets the event-type, content-type and CloudEvents headers', () => {
     const { headers, event } = encodeEvent(
       TOPICS.APPOINTMENT_CONFIRMED,
