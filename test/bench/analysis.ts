@@ -105,7 +105,7 @@ export const analysisText = (r: BenchResults): string => {
   out.push(
     `**Memory (row 5).** Our producer's RSS after GC during the warm-up, per chunk of ${fmt(m.ours.warmup / Math.max(1, m.ours.warmupRss.length))} events: ${curve} MiB; ` +
       (m.ours.plateau
-        ? `it grew less than 1 % over each of the last two chunks, so the plateau was reached after ${fmt(m.ours.warmup)} events. `
+        ? `it grew less than 1 % over each of the last three chunks, so the plateau was reached after ${fmt(m.ours.warmup)} events. `
         : `it was still growing when the warm-up cap of ${fmt(m.ours.warmup)} events was reached, so "before" is not on a plateau. `) +
       `Over the next ${fmt(m.ours.events)} events RSS went ${fmt(m.ours.before.rssMiB, 1)} → ${fmt(m.ours.after.rssMiB, 1)} MiB (${m.ours.rssGrowthPct >= 0 ? '+' : ''}${fmt(m.ours.rssGrowthPct, 1)} %${against(find('producer RSS growth after plateau (%)'))}) and heapUsed ${fmt(m.ours.before.heapUsedMiB, 1)} → ${fmt(m.ours.after.heapUsedMiB, 1)} MiB. ` +
       `Raw kafkajs sending the same events in its own process (warm-up ${fmt(m.raw.warmup)}, RSS ${fmt(m.raw.before.rssMiB, 1)} → ${fmt(m.raw.after.rssMiB, 1)} MiB) peaked at ${fmt(m.raw.peakRssMiB, 1)} MiB against our ${fmt(m.ours.peakRssMiB, 1)}: ${fmt(m.peakRatio)}×${against(find('peak RSS ours/raw'))}.`,

@@ -83,7 +83,7 @@ const SIZES = quick
       latency: { perSecond: 50, seconds: 30 },
       kafkaE2eMessages: 2_000,
       coldInitRuns: 15,
-      // Warm-up in chunks of 50,000 until RSS after GC grows < 1 % over two in a row (the plateau was reached after
+      // Warm-up in chunks of 50,000 until RSS after GC grows < 1 % over three in a row (the plateau was reached after
       // ≈ 130,000 events in earlier runs), capped at 500,000.
       memory: { events: 1_000_000, chunk: 50_000, maxWarmup: 500_000 },
       // The MSK-like rows: every request through a proxy adding 1 ms each way (a 2 ms round trip).
@@ -106,9 +106,11 @@ const producerRounds = async (
 ): Promise<BenchResults['producer']> => {
   const { kafka, brokers } = broker;
   const producer: BenchResults['producer'] = { ours: [], raw: [], seedStyle: [], java: [] };
-  // A first, unmeasured pass warms the JIT and the broker's log segments for every Node peer alike.
-  await benchOurs(kafka, Math.min(5_000, sizes.producerEvents));
-  await benchRaw(kafka, Math.min(5_000, sizes.producerEvents));
+  // A first, unmeasured pass of a full round's events warms the JIT and the broker for every Node peer
+  // alike. With 5,000 events the broker was still warming in round 1: whoever ran first there had its
+  // lowest round (three runs in five, on 2026-11-30).
+  await benchOurs(kafka, sizes.producerEvents);
+  await benchRaw(kafka, sizes.producerEvents);
   for (let round = 0; round < sizes.rounds; round++) {
     // Alternate who goes first, so neither Node peer always runs right after the JVM or the other.
     if (round % 2 === 0) {

@@ -53,7 +53,7 @@ export interface MemoryResult {
 
 export interface MemorySizes {
   events: number;
-  /** Warm-up chunk: RSS is read after each one until it grows < 1 % over each of two in a row. */
+  /** Warm-up chunk: RSS is read after each one until it grows < 1 % over each of three in a row. */
   chunk: number;
   maxWarmup: number;
 }
