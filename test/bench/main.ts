@@ -106,11 +106,13 @@ const producerRounds = async (
 ): Promise<BenchResults['producer']> => {
   const { kafka, brokers } = broker;
   const producer: BenchResults['producer'] = { ours: [], raw: [], seedStyle: [], java: [] };
-  // A first, unmeasured pass of a full round's events warms the JIT and the broker for every Node peer
-  // alike. With 5,000 events the broker was still warming in round 1: whoever ran first there had its
-  // lowest round (three runs in five, on 2026-11-30).
+  // A first, unmeasured round of every peer warms the JIT and the broker for all alike. With 5,000 events
+  // of the Node peers alone, round 1 was the slowest round of every peer, Java's too, and whoever ran first
+  // there had its lowest ratio (three runs in five, on 2026-11-30).
   await benchOurs(kafka, sizes.producerEvents);
   await benchRaw(kafka, sizes.producerEvents);
+  await benchSeedStyle(kafka, sizes.seedEvents);
+  await javaProducerPerformance(brokers, sizes.javaRecords);
   for (let round = 0; round < sizes.rounds; round++) {
     // Alternate who goes first, so neither Node peer always runs right after the JVM or the other.
     if (round % 2 === 0) {
