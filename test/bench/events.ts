@@ -8,7 +8,7 @@ import {
 } from '../../shared/events/index.ts';
 
 /**
- * Realistic catalog events of about 1 KB serialized (the issue's record size): the free-text PHI field
+ * Realistic catalog events of about 1 KB serialized (the record size the benchmarks are set at): the free-text PHI field
  * (`reason`, `diagnosis`) holds a clinical note padded so that the encoded value is ~1,024 bytes. Ids are
  * unique per event, so keys spread over partitions as in production.
  */

@@ -41,7 +41,7 @@ describe('npm run bench -- --quick', () => {
     if (outDir) await rm(outDir, { recursive: true, force: true });
   });
 
-  it('prints a table with every row of the issue filled, and writes the report and raw figures', async () => {
+  it('prints a table with every row filled, and writes the report and raw figures', async () => {
     // Prepare
     outDir = await mkdtemp(join(tmpdir(), 'bench-quick-'));
 
